@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/affluent-io/affluent/internal/app"
+	"github.com/affluent-io/affluent/internal/config"
+)
+
+func newDevCommand(environ []string) *cobra.Command {
+	var cfg config.Config
+	cfg.SetDefaults()
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole platform in one process with embedded stores",
+		Long: `Run the control plane, the gateway and a broker in one process, with SQLite and a
+directory as stores. On first start it creates an organization, an environment, a
+serverless cluster and an admin service account with API keys, and writes them to
+DATA_DIR/dev-credentials.json. State survives a restart with the same data dir.`,
+		Example: `  affluent dev
+  affluent dev --data-dir /tmp/affluent --kafka-addr 127.0.0.1:19092`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loadConfig(cmd, &cfg, configPath, environ); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+				return fmt.Errorf("data dir: %w", err)
+			}
+			log := cfg.Log.NewLogger(os.Stderr)
+			slog.SetDefault(log)
+			out := cmd.OutOrStdout()
+			return app.Run(cmd.Context(), app.Options{
+				Config: cfg,
+				Logger: log,
+				Dev:    true,
+				Ready: func(p *app.Process) {
+					fmt.Fprintf(out, "Affluent is ready.\n  REST:   http://%s\n  Health: http://%s/healthz\n", p.HTTPAddr, p.HTTPAddr)
+				},
+			})
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (flags and AFFLUENT_* variables override it)")
+	cfg.RegisterFlags(cmd.Flags(), false)
+	return cmd
+}

@@ -1,0 +1,292 @@
+// Package config is the configuration of an Affluent process: one struct per
+// section, each with its defaults, flags and validation, filled from an
+// optional YAML file, then AFFLUENT_* environment variables, then flags
+// (flags win). Every problem is reported at once, not the first only.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts the environment variable of every flag: --http-addr is
+// AFFLUENT_HTTP_ADDR.
+const EnvPrefix = "AFFLUENT_"
+
+// Roles a server process can take.
+const (
+	RoleControlPlane = "controlplane"
+	RoleGateway      = "gateway"
+	RoleBroker       = "broker"
+)
+
+var allRoles = []string{RoleControlPlane, RoleGateway, RoleBroker}
+
+// Config is the whole configuration of one process.
+type Config struct {
+	Log     Log     `yaml:"log"`
+	HTTP    HTTP    `yaml:"http"`
+	GRPC    GRPC    `yaml:"grpc"`
+	Kafka   Kafka   `yaml:"kafka"`
+	Storage Storage `yaml:"storage"`
+	// Roles this process serves; `affluent dev` serves all of them.
+	Roles string `yaml:"roles"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP is the address of health, metrics and (with the gateway role) the REST API.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// GRPC is the address of the control plane's gRPC API.
+type GRPC struct {
+	Addr string `yaml:"addr"`
+}
+
+// Kafka configures the broker's Kafka listeners.
+type Kafka struct {
+	Addr           string `yaml:"addr"`
+	AdvertisedAddr string `yaml:"advertised_addr"`
+}
+
+// Storage says where durable state lives.
+type Storage struct {
+	DataDir string `yaml:"data_dir"`
+	// ObjectStoreURL is a gocloud.dev/blob URL (file://, s3://); empty means
+	// a directory under DataDir.
+	ObjectStoreURL string `yaml:"object_store"`
+	// MetadataURL is sqlite:// or postgres://; empty means SQLite under DataDir.
+	MetadataURL string `yaml:"metadata_db"`
+}
+
+// SetDefaults fills every field with the value `affluent dev` uses.
+func (c *Config) SetDefaults() {
+	c.Log = Log{Level: "info", Format: "text"}
+	c.HTTP = HTTP{Addr: "127.0.0.1:8080"}
+	c.GRPC = GRPC{Addr: "127.0.0.1:8090"}
+	c.Kafka = Kafka{Addr: "127.0.0.1:9092"}
+	c.Storage = Storage{DataDir: "./.affluent"}
+	c.Roles = strings.Join(allRoles, ",")
+}
+
+// RegisterFlags binds a flag to every field. includeRoles adds --roles,
+// which only `affluent server` takes.
+func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
+	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn or error")
+	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "log format: text or json")
+	fs.StringVar(&c.HTTP.Addr, "http-addr", c.HTTP.Addr, "HTTP address for REST, /healthz, /readyz and /metrics")
+	fs.StringVar(&c.GRPC.Addr, "grpc-addr", c.GRPC.Addr, "gRPC address of the control-plane API")
+	fs.StringVar(&c.Kafka.Addr, "kafka-addr", c.Kafka.Addr, "Kafka listener address (SASL_PLAINTEXT)")
+	fs.StringVar(&c.Kafka.AdvertisedAddr, "kafka-advertised-addr", c.Kafka.AdvertisedAddr, "Kafka address given to clients (default: the listener address)")
+	fs.StringVar(&c.Storage.DataDir, "data-dir", c.Storage.DataDir, "directory for embedded stores and generated credentials")
+	fs.StringVar(&c.Storage.ObjectStoreURL, "object-store", c.Storage.ObjectStoreURL, "object store URL (file:///dir, s3://bucket?...); default: DATA_DIR/objects")
+	fs.StringVar(&c.Storage.MetadataURL, "metadata-db", c.Storage.MetadataURL, "metadata DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
+	if includeRoles {
+		fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated roles: controlplane, gateway, broker")
+	}
+}
+
+// Load fills c in order of precedence: defaults, then the YAML file at path
+// (if not empty), then AFFLUENT_* environment variables, then the flags the
+// user set on fs. fs must have been registered on c and parsed.
+func (c *Config) Load(fs *pflag.FlagSet, path string, environ []string) error {
+	// Remember what the user typed before the bound fields are reset.
+	typed := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) { typed[f.Name] = f.Value.String() })
+
+	c.SetDefaults()
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return err
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == "config" {
+			return
+		}
+		if v, ok := env[EnvVar(f.Name)]; ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvVar(f.Name), err))
+			}
+		}
+	})
+	for name, v := range typed {
+		if name == "config" {
+			continue
+		}
+		if err := fs.Lookup(name).Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return c.Validate()
+}
+
+// EnvVar is the environment variable that sets the flag named name.
+func EnvVar(name string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func (c *Config) loadFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("config file %s: %s", path, strings.Join(te.Errors, "; "))
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate reports every invalid field at once.
+func (c *Config) Validate() error {
+	var errs []error
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.Log.Format))
+	}
+	for _, a := range []struct{ name, addr string }{
+		{"http addr", c.HTTP.Addr}, {"grpc addr", c.GRPC.Addr}, {"kafka addr", c.Kafka.Addr},
+	} {
+		if err := validateAddr(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
+		}
+	}
+	if c.Kafka.AdvertisedAddr != "" {
+		if err := validateAddr(c.Kafka.AdvertisedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("kafka advertised addr %q: %w", c.Kafka.AdvertisedAddr, err))
+		}
+	}
+	if c.Storage.DataDir == "" {
+		errs = append(errs, errors.New("data dir must not be empty"))
+	}
+	roles, err := ParseRoles(c.Roles)
+	if err != nil {
+		errs = append(errs, err)
+	} else if len(roles) == 0 {
+		errs = append(errs, errors.New("roles: name at least one of controlplane, gateway, broker"))
+	}
+	return errors.Join(errs...)
+}
+
+func validateAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want HOST:PORT")
+	}
+	if port == "" {
+		return errors.New("missing port")
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// ParseRoles splits a comma-separated role list and checks each name.
+func ParseRoles(s string) ([]string, error) {
+	var roles []string
+	for r := range strings.SplitSeq(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(allRoles, r) {
+			return nil, fmt.Errorf("unknown role %q: want controlplane, gateway or broker", r)
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles, nil
+}
+
+// HasRole reports whether the configured roles include role.
+func (c *Config) HasRole(role string) bool {
+	roles, _ := ParseRoles(c.Roles)
+	return slices.Contains(roles, role)
+}
+
+// ObjectStoreURL is the configured object store, or a directory in DataDir.
+func (c *Config) ObjectStoreURL() (string, error) {
+	if c.Storage.ObjectStoreURL != "" {
+		return c.Storage.ObjectStoreURL, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(c.Storage.DataDir, "objects"))
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(dir), nil
+}
+
+// MetadataURL is the configured metadata DB, or SQLite in DataDir.
+func (c *Config) MetadataURL() (string, error) {
+	if c.Storage.MetadataURL != "" {
+		return c.Storage.MetadataURL, nil
+	}
+	p, err := filepath.Abs(filepath.Join(c.Storage.DataDir, "metadata.db"))
+	if err != nil {
+		return "", err
+	}
+	return "sqlite://" + filepath.ToSlash(p), nil
+}
+
+// SlogLevel is the configured level for log/slog.
+func (l Log) SlogLevel() slog.Level {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// NewLogger builds the process logger.
+func (l Log) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: l.SlogLevel()}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of the module with the race detector, then each fuzz target
+# for a short budget, and ends with one summary line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export AFFLUENT_TOOLS_DIR=${AFFLUENT_TOOLS_DIR:-$HOME/.cache/affluent/tools}
+export TF_ACC_TERRAFORM_PATH=${TF_ACC_TERRAFORM_PATH:-$AFFLUENT_TOOLS_DIR/terraform}
+fuzztime=${FUZZTIME:-10s}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+status=0
+bin/gotestsum --format pkgname-and-test-fails --jsonfile "$scratch/tests.json" -- \
+  -race -count=1 -timeout 25m ./... || status=1
+
+# Fuzz targets: every `func FuzzXxx` beside its decoder runs for a short budget.
+fuzz_pass=0 fuzz_fail=0
+while IFS= read -r line; do
+  file=${line%%:*}; name=${line#*func }; name=${name%%(*}
+  pkg=./$(dirname "$file")
+  if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" > "$scratch/fuzz.log" 2>&1; then
+    fuzz_pass=$((fuzz_pass + 1)); echo "fuzz ok   $pkg $name ($fuzztime)"
+  else
+    fuzz_fail=$((fuzz_fail + 1)); status=1; echo "fuzz FAIL $pkg $name"; tail -30 "$scratch/fuzz.log"
+  fi
+done < <(git grep -n '^func Fuzz' -- '*_test.go' || true)
+
+count() { jq -s "[.[] | select(.Test != null and .Action == \"$1\")] | length" "$scratch/tests.json"; }
+passed=$(( $(count pass) + fuzz_pass ))
+failed=$(( $(count fail) + fuzz_fail ))
+skipped=$(count skip)
+if [ "$passed" -eq 0 ]; then echo "no test ran"; status=1; fi
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
