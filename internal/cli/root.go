@@ -26,10 +26,6 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
-
 // NewRoot builds the command tree.
 func NewRoot(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root := &cobra.Command{
