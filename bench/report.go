@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is the whole run, written to latest.json.
+type Report struct {
+	Started time.Time `json:"started"`
+	Elapsed string    `json:"elapsed"`
+	Quick   bool      `json:"quick"`
+	Machine Machine   `json:"machine"`
+	Limits  Limits    `json:"limits"`
+	Results []Result  `json:"results"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	Cores     int    `json:"cores"`
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	GoVersion string `json:"go_version"`
+}
+
+// Result is one scenario across systems, with ratios.
+type Result struct {
+	Scenario       string                 `json:"scenario"`
+	Unit           string                 `json:"unit"`
+	HigherIsBetter bool                   `json:"higher_is_better"`
+	Systems        map[string]Measurement `json:"systems"`
+	Limit          float64                `json:"limit,omitempty"`
+	// VsPeer is affluent / kfake; VsLimit is affluent / limit.
+	VsPeer  float64 `json:"vs_peer"`
+	VsLimit float64 `json:"vs_limit,omitempty"`
+}
+
+func runAll(ctx context.Context, opts options, limits Limits) ([]Result, error) {
+	scs := scenarios(opts)
+	bySystem := map[string]map[string]Measurement{}
+	systems := strings.Split(opts.systems, ",")
+	for _, name := range systems {
+		dataDir := filepath.Join(opts.dataDir, name)
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return nil, err
+		}
+		sys, err := startSystem(ctx, name, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		env := &runEnv{opts: opts, sys: sys, prior: map[string]Measurement{}}
+		env.restart = func(ctx context.Context) error {
+			if name == "kfake" {
+				return nil // in memory: a restart would lose the data it is asked to read
+			}
+			env.sys.Stop()
+			s, err := startSystem(ctx, name, dataDir)
+			if err != nil {
+				return err
+			}
+			env.sys = s
+			return nil
+		}
+		for _, sc := range scs {
+			if opts.only != "" && !strings.Contains(sc.Name, opts.only) {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "  %s: %s…\n", name, sc.Name)
+			var m Measurement
+			err := profileScenario(ctx, opts, env.sys, sc.Name, func() error {
+				var err error
+				m, err = sc.Run(ctx, env)
+				return err
+			})
+			if err != nil {
+				env.sys.Stop()
+				return nil, fmt.Errorf("%s: %s: %w", name, sc.Name, err)
+			}
+			env.prior[sc.Name] = m
+		}
+		env.sys.Stop()
+		bySystem[name] = env.prior
+	}
+
+	var results []Result
+	for _, sc := range scs {
+		if opts.only != "" && !strings.Contains(sc.Name, opts.only) {
+			continue
+		}
+		r := Result{Scenario: sc.Name, Unit: sc.Unit, HigherIsBetter: sc.HigherIsBetter, Systems: map[string]Measurement{}}
+		for _, name := range systems {
+			r.Systems[name] = bySystem[name][sc.Name]
+		}
+		ours, peer := r.Systems["affluent"].Value, r.Systems["kfake"].Value
+		if peer > 0 {
+			r.VsPeer = ours / peer
+		}
+		if sc.Limit != nil {
+			r.Limit = sc.Limit(limits)
+			if r.Limit > 0 {
+				r.VsLimit = ours / r.Limit
+			}
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// Markdown renders the results table.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Affluent benchmarks (%d cores, %s, quick=%v)\n\n", r.Machine.Cores, r.Machine.GoVersion, r.Quick)
+	fmt.Fprintf(&b, "Machine limits: fsync'd 4 MiB writes %.1f MiB/s, fsync p50 %.2f ms, loopback TCP %.0f MiB/s.\n\n",
+		r.Limits.DiskFsyncWriteMBps, r.Limits.FsyncLatencyP50Ms, r.Limits.LoopbackMBps)
+	b.WriteString("| scenario | unit | affluent | kfake (in-memory peer) | limit | affluent/peer | affluent/limit | samples |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, res := range r.Results {
+		ours, peer := res.Systems["affluent"], res.Systems["kfake"]
+		limit, vsLimit := "", ""
+		if res.Limit > 0 {
+			limit, vsLimit = fmt.Sprintf("%.2f", res.Limit), fmt.Sprintf("%.2f×", res.VsLimit)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f%s | %.2f%s | %s | %.2f× | %s | %d / %d |\n",
+			res.Scenario, res.Unit, ours.Value, extras(ours), peer.Value, extras(peer), limit, res.VsPeer, vsLimit,
+			ours.Samples, peer.Samples)
+	}
+	return b.String()
+}
+
+func extras(m Measurement) string {
+	if len(m.Extra) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib"} {
+		if v, ok := m.Extra[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.1f", strings.TrimSuffix(strings.TrimSuffix(k, "_ms"), "_mib"), v))
+		}
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
