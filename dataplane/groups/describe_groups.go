@@ -1,0 +1,73 @@
+package groups
+
+// DescribeGroups (key 15), v0-v6: state, protocol and members of each
+// group. An unknown group is described as Dead without error, as Kafka
+// does. Authorized operations (v3+) are the broker's to fill in.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DescribeGroups describes groups of a cluster.
+func (c *Coordinator) DescribeGroups(ctx context.Context, cluster string, req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	resp.Version = req.Version
+	open := c.enter()
+	if open {
+		defer c.leave()
+	}
+	var cl *clusterGroups
+	code := kerr.NotCoordinator.Code
+	if open && len(req.Groups) > 0 {
+		cl, code = c.loadedCluster(ctx, cluster)
+	}
+	for _, name := range req.Groups {
+		dg := kmsg.NewDescribeGroupsResponseGroup()
+		dg.Group = name
+		dg.State = stateDead.String()
+		switch {
+		case name == "":
+			dg.ErrorCode = kerr.InvalidGroupID.Code
+		case code != 0:
+			dg.ErrorCode = code
+		default:
+			if g := cl.group(c, name, false); g != nil {
+				g.describe(&dg)
+			}
+		}
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}
+
+func (g *group) describe(dg *kmsg.DescribeGroupsResponseGroup) {
+	g.mu.Lock()
+	defer g.unlock()
+	dg.State = g.state.String()
+	dg.ProtocolType = g.protocolType
+	if g.state == stateDead {
+		dg.ProtocolType = ""
+		return
+	}
+	// Metadata and assignments are shown only when Stable, as Kafka does.
+	stable := g.state == stateStable
+	if stable {
+		dg.Protocol = g.protocol
+	}
+	for _, m := range g.sortedMembers() {
+		dm := kmsg.NewDescribeGroupsResponseGroupMember()
+		dm.MemberID = m.id
+		if m.instanceID != "" {
+			dm.InstanceID = kmsg.StringPtr(m.instanceID)
+		}
+		dm.ClientID, dm.ClientHost = m.clientID, m.clientHost
+		if stable {
+			dm.ProtocolMetadata = m.metadataFor(g.protocol)
+			dm.MemberAssignment = m.assignment
+		}
+		dg.Members = append(dg.Members, dm)
+	}
+}
