@@ -26,6 +26,7 @@ var (
 	ErrDuplicateSequence    = errors.New("duplicate sequence number")
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
 	ErrUnknownProducerID    = errors.New("unknown producer id")
+	ErrCorruptMessage       = errors.New("corrupt record batch") // framing disagrees with the parsed header
 	ErrClosed               = errors.New("storage closed")
 )
 
@@ -114,7 +115,9 @@ type Log interface {
 	// DeleteRecords advances the log start offset to before (-1: to the high
 	// watermark) and returns the new log start offset.
 	DeleteRecords(ctx context.Context, tp TopicPartition, before int64) (int64, error)
-	// Watch returns a channel closed at the next commit to tp.
+	// Watch returns a channel closed at the next commit to tp (and when
+	// the store closes). Call it before the Read whose emptiness you wait
+	// on, or a commit in between goes unnoticed.
 	Watch(tp TopicPartition) <-chan struct{}
 	// AllocateProducerID hands out a new producer id (epoch 0).
 	AllocateProducerID(ctx context.Context) (int64, error)

@@ -1,0 +1,395 @@
+package tiered
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+// Append implements storage.Log. It returns once the batch is in a WAL
+// object and committed, or failed. If ctx ends first, Append returns
+// ctx.Err() but the batch may still commit (like a produce timeout).
+func (s *Store) Append(ctx context.Context, tp storage.TopicPartition, batch storage.Batch) (storage.AppendResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return storage.AppendResult{}, err
+	}
+	if err := checkBatch(batch); err != nil {
+		return storage.AppendResult{}, err
+	}
+	k, err := s.route(ctx, tp)
+	if err != nil {
+		return storage.AppendResult{}, err
+	}
+	f, pb, err := s.buf.add(ctx, k, tp, batch)
+	if err != nil {
+		return storage.AppendResult{}, err
+	}
+	select {
+	case <-f.done:
+		return pb.result, pb.err
+	case <-ctx.Done():
+		return storage.AppendResult{}, ctx.Err()
+	}
+}
+
+// chunksPerQuery is how many chunks a read asks the DB for at once when the
+// in-memory tail index does not reach back far enough.
+const chunksPerQuery = 64
+
+// Read implements storage.Log.
+func (s *Store) Read(ctx context.Context, tp storage.TopicPartition, offset int64, maxBytes int32) (storage.ReadResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return storage.ReadResult{}, err
+	}
+	k, err := s.route(ctx, tp)
+	if err != nil {
+		return storage.ReadResult{}, err
+	}
+	ps, err := s.partition(ctx, k)
+	if err != nil {
+		return storage.ReadResult{}, err
+	}
+	ps.mu.Lock()
+	logStart, next := ps.logStart, ps.next
+	ps.mu.Unlock()
+	res := storage.ReadResult{HighWatermark: next, LastStableOffset: next, LogStartOffset: logStart}
+	if offset < logStart || offset > next {
+		return res, fmt.Errorf("%w: %d not in [%d, %d]", storage.ErrOffsetOutOfRange, offset, logStart, next)
+	}
+
+	want := int64(maxBytes)
+	var out []byte
+	for pos := offset; pos < next; {
+		chunks, err := s.chunksFrom(ctx, k, ps, pos, want-int64(len(out)))
+		if err != nil {
+			return storage.ReadResult{}, err
+		}
+		if len(chunks) == 0 {
+			break // the partition was deleted or truncated under us
+		}
+		if out == nil {
+			var size int64
+			for _, c := range chunks {
+				size += c.length
+			}
+			out = make([]byte, 0, max(min(size, want), chunks[0].length))
+		}
+		full, before := false, pos
+		for _, c := range chunks {
+			if data, ok := s.cache.get(chunkKey{c.objectKey, c.pos}); ok {
+				out, pos, full, err = appendBatches(out, data, c.base, pos, want)
+			} else {
+				// Catching up: read straight into the response and keep
+				// it out of the cache, which serves the tail.
+				start := len(out)
+				out = slices.Grow(out, int(c.length))[:start+int(c.length)]
+				if err := s.objects.readRange(ctx, c.objectKey, c.pos, out[start:]); err != nil {
+					return storage.ReadResult{}, err
+				}
+				out, pos, full, err = keepBatches(out, start, c.base, pos, want)
+			}
+			if err != nil {
+				return storage.ReadResult{}, fmt.Errorf("read chunk %s@%d of %s/%d: %w", c.objectKey, c.pos, tp.Topic, tp.Partition, err)
+			}
+			if full {
+				break
+			}
+		}
+		if full || pos == before {
+			break
+		}
+	}
+	res.Records = out
+	return res, nil
+}
+
+// appendBatches copies the batches of a chunk that hold offsets >= from onto
+// out, stamping their offsets, while out stays within want bytes (the first
+// batch is always taken). It returns the offset after the last batch taken
+// and whether want was reached.
+func appendBatches(out []byte, chunk chunkData, base, from, want int64) ([]byte, int64, bool, error) {
+	full := false
+	err := chunk.walk(base, func(batch []byte, h batchHeader, base int64) bool {
+		last := base + int64(h.lastOffsetDelta)
+		if last < from {
+			return true
+		}
+		if len(out) > 0 && int64(len(out)+len(batch)) > want {
+			full = true
+			return false
+		}
+		start := len(out)
+		out = append(out, batch...)
+		stampBatch(out[start:], base)
+		from = last + 1
+		return true
+	})
+	return out, from, full || int64(len(out)) >= want, err
+}
+
+// keepBatches is appendBatches for a chunk already read onto the end of
+// out at start: it drops the batches before from and after want, in place.
+func keepBatches(out []byte, start int, base, from, want int64) ([]byte, int64, bool, error) {
+	full := false
+	kept := start
+	err := chunkData{out[start:]}.walk(base, func(batch []byte, h batchHeader, base int64) bool {
+		last := base + int64(h.lastOffsetDelta)
+		if last < from {
+			return true
+		}
+		if kept > 0 && int64(kept+len(batch)) > want {
+			full = true
+			return false
+		}
+		n := copy(out[kept:], batch) // batch lies at or after kept: a forward move
+		stampBatch(out[kept:kept+n], base)
+		kept += n
+		from = last + 1
+		return true
+	})
+	return out[:kept], from, full || int64(kept) >= want, err
+}
+
+// chunksFrom returns chunks from the one holding offset on, from the tail
+// index when it reaches back that far, else from the DB.
+func (s *Store) chunksFrom(ctx context.Context, k partitionKey, ps *partitionState, offset, wantBytes int64) ([]chunkRef, error) {
+	ps.mu.Lock()
+	if ps.covers(offset) {
+		chunks := ps.chunksFrom(offset, wantBytes)
+		ps.mu.Unlock()
+		return chunks, nil
+	}
+	ps.mu.Unlock()
+	rows, err := s.db.selectChunksFrom.QueryContext(ctx, k.topicID, k.partition, offset, chunksPerQuery)
+	if err != nil {
+		return nil, fmt.Errorf("look up chunks of %s/%d from %d: %w", k.topicID, k.partition, offset, err)
+	}
+	return collectChunks(rows)
+}
+
+func collectChunks(rows *sql.Rows) ([]chunkRef, error) {
+	defer rows.Close()
+	var chunks []chunkRef
+	for rows.Next() {
+		c, err := scanChunk(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan chunk: %w", err)
+		}
+		chunks = append(chunks, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan chunks: %w", err)
+	}
+	return chunks, nil
+}
+
+// chunkData returns the bytes of a chunk from the cache or object storage.
+// They are shared: copy before modifying.
+func (s *Store) chunkData(ctx context.Context, c chunkRef) (chunkData, error) {
+	key := chunkKey{c.objectKey, c.pos}
+	if data, ok := s.cache.get(key); ok {
+		return data, nil
+	}
+	data := make([]byte, c.length)
+	if err := s.objects.readRange(ctx, c.objectKey, c.pos, data); err != nil {
+		return nil, err
+	}
+	s.cache.put(key, chunkData{data})
+	return chunkData{data}, nil
+}
+
+// Offsets implements storage.Log.
+func (s *Store) Offsets(ctx context.Context, tp storage.TopicPartition) (start, end int64, err error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, 0, err
+	}
+	k, err := s.route(ctx, tp)
+	if err != nil {
+		return 0, 0, err
+	}
+	ps, err := s.partition(ctx, k)
+	if err != nil {
+		return 0, 0, err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.logStart, ps.next, nil
+}
+
+// OffsetForTime implements storage.Log exactly, as Kafka does: the first
+// chunk, then batch, whose max timestamp reaches ts, then the first record
+// in it (decompressed if need be) whose timestamp does.
+func (s *Store) OffsetForTime(ctx context.Context, tp storage.TopicPartition, ts int64) (offset, timestamp int64, err error) {
+	k, logStart, err := s.logStart(ctx, tp)
+	if err != nil {
+		return -1, -1, err
+	}
+	for from := logStart; ; {
+		rows, err := s.db.read.QueryContext(ctx, `SELECT `+chunkColumns+` FROM chunks
+			WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3 AND max_timestamp >= $4
+			ORDER BY last_offset LIMIT 1`, k.topicID, k.partition, from, ts)
+		if err != nil {
+			return -1, -1, fmt.Errorf("offset for time %d in %s/%d: %w", ts, tp.Topic, tp.Partition, err)
+		}
+		chunks, err := collectChunks(rows)
+		if err != nil || len(chunks) == 0 {
+			return -1, -1, err
+		}
+		c := chunks[0]
+		offset, timestamp, err = s.findRecord(ctx, c, logStart, func(rts int64) bool { return rts >= ts })
+		if err != nil || offset >= 0 {
+			return offset, timestamp, err
+		}
+		from = c.last + 1 // a producer claimed a max timestamp no record has
+	}
+}
+
+// MaxTimestamp implements storage.Log: the earliest record carrying the
+// largest timestamp.
+func (s *Store) MaxTimestamp(ctx context.Context, tp storage.TopicPartition) (offset, timestamp int64, err error) {
+	k, logStart, err := s.logStart(ctx, tp)
+	if err != nil {
+		return -1, -1, err
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+chunkColumns+` FROM chunks
+		WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3
+		ORDER BY max_timestamp DESC, last_offset ASC LIMIT 1`, k.topicID, k.partition, logStart)
+	if err != nil {
+		return -1, -1, fmt.Errorf("max timestamp of %s/%d: %w", tp.Topic, tp.Partition, err)
+	}
+	chunks, err := collectChunks(rows)
+	if err != nil || len(chunks) == 0 {
+		return -1, -1, err
+	}
+	c := chunks[0]
+	offset, timestamp, err = s.findRecord(ctx, c, logStart, func(rts int64) bool { return rts >= c.maxTimestamp })
+	if err == nil && offset < 0 {
+		// The record is below the log start; the chunk still holds later ones.
+		return c.base, c.maxTimestamp, nil
+	}
+	return offset, timestamp, err
+}
+
+// findRecord returns the first record of chunk c at or after logStart whose
+// timestamp matches, or offset -1.
+func (s *Store) findRecord(ctx context.Context, c chunkRef, logStart int64, match func(int64) bool) (offset, timestamp int64, err error) {
+	data, err := s.chunkData(ctx, c)
+	if err != nil {
+		return -1, -1, err
+	}
+	offset, timestamp = -1, -1
+	var recErr error
+	walkErr := data.walk(c.base, func(batch []byte, h batchHeader, base int64) bool {
+		if base+int64(h.lastOffsetDelta) < logStart || !match(h.maxTimestamp) {
+			return true
+		}
+		recErr = forEachRecord(batch, h, func(delta int32, ts int64) bool {
+			if o := base + int64(delta); o >= logStart && match(ts) {
+				offset, timestamp = o, ts
+				return false
+			}
+			return true
+		})
+		return recErr == nil && offset < 0
+	})
+	if err := errors.Join(walkErr, recErr); err != nil {
+		return -1, -1, fmt.Errorf("scan chunk %s@%d: %w", c.objectKey, c.pos, err)
+	}
+	return offset, timestamp, nil
+}
+
+func (s *Store) logStart(ctx context.Context, tp storage.TopicPartition) (partitionKey, int64, error) {
+	if err := s.checkOpen(); err != nil {
+		return partitionKey{}, 0, err
+	}
+	k, err := s.route(ctx, tp)
+	if err != nil {
+		return partitionKey{}, 0, err
+	}
+	ps, err := s.partition(ctx, k)
+	if err != nil {
+		return partitionKey{}, 0, err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return k, ps.logStart, nil
+}
+
+// DeleteRecords implements storage.Log. Chunks wholly below the new log
+// start are forgotten; their objects are left to the compactor.
+func (s *Store) DeleteRecords(ctx context.Context, tp storage.TopicPartition, before int64) (int64, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	k, err := s.route(ctx, tp)
+	if err != nil {
+		return 0, err
+	}
+	ps, err := s.partition(ctx, k)
+	if err != nil {
+		return 0, err
+	}
+	var logStart int64
+	err = s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var next int64
+		err := tx.QueryRowContext(ctx, `SELECT next_offset, log_start_offset FROM partitions
+			WHERE topic_id = $1 AND partition_id = $2`, k.topicID, k.partition).Scan(&next, &logStart)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storage.ErrUnknownTopic
+		}
+		if err != nil {
+			return err
+		}
+		target := before
+		if before == -1 {
+			target = next
+		}
+		if target < 0 || target > next {
+			return fmt.Errorf("%w: delete before %d, high watermark %d", storage.ErrOffsetOutOfRange, before, next)
+		}
+		if target <= logStart {
+			return nil
+		}
+		logStart = target
+		if _, err := tx.ExecContext(ctx, `UPDATE partitions SET log_start_offset = $1
+			WHERE topic_id = $2 AND partition_id = $3`, target, k.topicID, k.partition); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM chunks WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
+			k.topicID, k.partition, target)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete records of %s/%d before %d: %w", tp.Topic, tp.Partition, before, err)
+	}
+	ps.mu.Lock()
+	ps.advanceStart(logStart)
+	ps.mu.Unlock()
+	s.watches.notify(tp)
+	return logStart, nil
+}
+
+// Watch implements storage.Log.
+func (s *Store) Watch(tp storage.TopicPartition) <-chan struct{} {
+	return s.watches.watch(tp)
+}
+
+// AllocateProducerID implements storage.Log.
+func (s *Store) AllocateProducerID(ctx context.Context) (int64, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	var next int64
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `UPDATE id_sequences SET next_value = next_value + 1
+			WHERE name = 'producer_id' RETURNING next_value`).Scan(&next)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("allocate producer id: %w", err)
+	}
+	return next - 1, nil
+}
