@@ -27,18 +27,25 @@ type Limits struct {
 
 func measureLimits(ctx context.Context, opts options) (Limits, error) {
 	var l Limits
-	d := 3 * time.Second
+	d := 2 * time.Second
 	if opts.quick {
-		d = time.Second
+		d = 700 * time.Millisecond
+	}
+	// A limit is the best the machine did: shared machines only ever make
+	// a round slower, never faster, so the maximum of three is the truest.
+	for range 3 {
+		disk, err := diskWriteMBps(ctx, opts.dataDir, d)
+		if err != nil {
+			return l, err
+		}
+		loop, err := loopbackMBps(ctx, d)
+		if err != nil {
+			return l, err
+		}
+		l.DiskFsyncWriteMBps, l.LoopbackMBps = max(l.DiskFsyncWriteMBps, disk), max(l.LoopbackMBps, loop)
 	}
 	var err error
-	if l.DiskFsyncWriteMBps, err = diskWriteMBps(ctx, opts.dataDir, d); err != nil {
-		return l, err
-	}
 	if l.FsyncLatencyP50Ms, l.FsyncSamples, err = fsyncLatency(ctx, opts.dataDir, d); err != nil {
-		return l, err
-	}
-	if l.LoopbackMBps, err = loopbackMBps(ctx, d); err != nil {
 		return l, err
 	}
 	return l, nil
