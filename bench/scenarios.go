@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/affluent-io/affluent/dataplane/storage/tiered"
 )
 
 const recordSize = 1024
@@ -126,12 +128,9 @@ func scenarios(opts options) []Scenario {
 	}
 }
 
-// brokerLinger is the write buffer's default linger (tiered.Config).
-const brokerLinger = 2.0 // ms
-
 // durableAckFloor is the least latency a durable acknowledgement can have:
 // one fsync plus the write buffer's linger.
-func durableAckFloor(l Limits) float64 { return l.FsyncLatencyP50Ms + brokerLinger }
+func durableAckFloor(l Limits) float64 { return l.FsyncLatencyP50Ms + ms(tiered.DefaultLinger) }
 
 func createTopics(ctx context.Context, sys *System, prefix string, topics, partitions int) ([]string, error) {
 	cl, err := sys.Client()
