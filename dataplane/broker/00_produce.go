@@ -1,0 +1,120 @@
+package broker
+
+// Produce: v3-11.
+//
+// Each partition must carry exactly one v2 record batch, which is validated
+// before storage sees it (records.go: lengths, counts, CRC-32C, codec,
+// max.message.bytes of the topic). All partitions of a request are appended
+// concurrently, so one request costs one storage flush, not one per
+// partition; requests of one connection are appended one after another
+// (laneProduce), keeping a pipelining producer's batches in order.
+// Idempotent producers' ids, epochs and sequences go to storage, which
+// checks them; a duplicate batch is answered with its original offset.
+// Transactional produce is refused (INVALID_TXN_STATE, "transactions are not
+// supported yet") until transactions exist. acks must be -1, 0 or 1, all
+// meaning durable in object storage; acks=0 gets no response, and an error
+// closes the connection (as Kafka does: the producer then refreshes its
+// metadata). Topics using message.timestamp.type=LogAppendTime get the
+// append time back.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+const apiProduce = 0
+
+func init() {
+	register(api{key: apiProduce, minVersion: 3, maxVersion: 11, lane: laneProduce, handle: (*Broker).handleProduce})
+}
+
+const msgTransactionsUnsupported = "transactions are not supported yet"
+
+func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	// Refusals that apply to the whole request.
+	var code int16
+	var msg string
+	switch {
+	case req.TransactionID != nil && *req.TransactionID != "":
+		code, msg = kerr.InvalidTxnState.Code, msgTransactionsUnsupported
+	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
+		code, msg = kerr.InvalidRequiredAcks.Code, "acks must be -1, 0 or 1"
+	}
+
+	topics := make(map[string]topicLookup)
+	var appends sync.WaitGroup
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		topic, topicErr := b.lookupTopic(ctx, r, topics, rt.Topic)
+		for j, rp := range rt.Partitions {
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.BaseOffset = rp.Partition, -1
+			switch {
+			case code != 0:
+				sp.ErrorCode, sp.ErrorMessage = code, errMessage(msg)
+				continue
+			case topicErr != nil:
+				sp.ErrorCode = b.storageError(ctx, r, "produce: topic", topicErr)
+				continue
+			case rp.Partition < 0 || rp.Partition >= topic.Partitions:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			batch, bad := parseProducedBatch(rp.Records, req.Version, maxMessageBytes(topic.Configs))
+			if bad != nil {
+				sp.ErrorCode, sp.ErrorMessage = bad.code, errMessage(bad.msg)
+				continue
+			}
+			batch.LogAppendTime = usesLogAppendTime(topic.Configs)
+			tp := storage.TopicPartition{Cluster: r.cluster(), Topic: rt.Topic, Partition: rp.Partition}
+			appends.Go(func() { b.append(ctx, r, tp, batch, sp) })
+		}
+	}
+	appends.Wait()
+
+	if req.Acks == 0 {
+		// No response; but like Kafka, close the connection on an
+		// error, the only way to tell the producer to look again.
+		for _, st := range resp.Topics {
+			for _, sp := range st.Partitions {
+				if sp.ErrorCode != 0 {
+					return nil, fmt.Errorf("acks=0 produce to %s/%d failed: %w", st.Topic, sp.Partition, kerr.ErrorForCode(sp.ErrorCode))
+				}
+			}
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// append makes one batch durable and records the outcome in sp.
+func (b *Broker) append(ctx context.Context, r *request, tp storage.TopicPartition, batch storage.Batch, sp *kmsg.ProduceResponseTopicPartition) {
+	res, err := b.cfg.Log.Append(ctx, tp, batch)
+	if err != nil && !errors.Is(err, storage.ErrDuplicateSequence) {
+		sp.ErrorCode = b.storageError(ctx, r, "produce", err)
+		return
+	}
+	// A duplicate of a committed idempotent batch is a success: the
+	// producer retried, and gets the original offsets.
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+	if !batch.LogAppendTime {
+		sp.LogAppendTime = -1
+	}
+}

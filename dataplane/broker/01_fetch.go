@@ -1,0 +1,217 @@
+package broker
+
+// Fetch: v4-16 (topic ids from v13).
+//
+// A long poll: partitions are read, and unless min_bytes are there (or a
+// partition failed) the request waits for a commit to any of them (storage
+// Log.Watch), for max_wait_ms, or for the connection to close, then reads
+// again. max_bytes bounds the response and partition_max_bytes each
+// partition, except that the first batch of the first partition with data
+// is always returned whole so a consumer makes progress (Kafka's rule).
+// Each partition answers its high watermark, last stable offset (equal to
+// the high watermark until transactions exist, so read_committed reads like
+// read_uncommitted) and log start offset; a fetch offset outside the log is
+// OFFSET_OUT_OF_RANGE. Fetch sessions (KIP-227) are not kept: full fetches
+// (session epoch 0 or -1) are answered with session id 0, which tells the
+// client none was created; an incremental fetch gets
+// FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full one.
+// There is one replica, so the preferred read replica is always -1, and the
+// leader epoch is 0 (a greater current_leader_epoch is UNKNOWN_LEADER_EPOCH).
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+const apiFetch = 1
+
+func init() {
+	register(api{key: apiFetch, minVersion: 4, maxVersion: 16, handle: (*Broker).handleFetch})
+}
+
+// noRecords is an empty record set: null would be valid by the protocol's
+// schema, but librdkafka rejects it ("invalid MessageSetSize -1") and Kafka
+// never sends it.
+var noRecords = []byte{}
+
+// isolationReadCommitted is the IsolationLevel of read_committed consumers.
+const isolationReadCommitted = 1
+
+// fetchPartition is one partition of a fetch and the place of its answer.
+type fetchPartition struct {
+	tp       storage.TopicPartition
+	offset   int64
+	maxBytes int32
+	out      *kmsg.FetchResponseTopicPartition
+}
+
+func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+
+	parts, failed := b.resolveFetch(ctx, r, req, resp)
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	for {
+		// Watch before reading, so a commit between the read and the
+		// wait still wakes us.
+		var watches []<-chan struct{}
+		if !failed && time.Now().Before(deadline) {
+			for _, p := range parts {
+				watches = append(watches, b.cfg.Log.Watch(p.tp))
+			}
+		}
+		n, readFailed := b.readFetch(ctx, r, parts, req.MaxBytes)
+		if failed || readFailed || n >= int64(req.MinBytes) || len(watches) == 0 {
+			break
+		}
+		if !waitAny(ctx, watches, deadline) {
+			if err := ctx.Err(); err != nil {
+				return nil, err // the connection is closing
+			}
+			break // max wait reached
+		}
+	}
+	if req.IsolationLevel == isolationReadCommitted {
+		for _, p := range parts {
+			p.out.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+	}
+	return resp, nil
+}
+
+// resolveFetch builds the response skeleton and returns the partitions to
+// read; failed reports that some partition is answered with an error
+// already, so the fetch must not wait.
+func (b *Broker) resolveFetch(ctx context.Context, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (parts []*fetchPartition, failed bool) {
+	byID := req.Version >= 13
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		st := &resp.Topics[i]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var topic storage.Topic
+		var err error
+		if byID {
+			topic, err = b.cfg.Catalog.TopicByID(ctx, r.cluster(), rt.TopicID)
+		} else {
+			topic, err = b.cfg.Catalog.Topic(ctx, r.cluster(), rt.Topic)
+		}
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.HighWatermark = rp.Partition, -1
+			sp.RecordBatches = noRecords
+			switch {
+			case err != nil && byID && errorCode(err) == kerr.UnknownTopicOrPartition.Code:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case err != nil:
+				sp.ErrorCode = b.storageError(ctx, r, "fetch: topic", err)
+			case rp.Partition < 0 || rp.Partition >= topic.Partitions:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case req.Version >= 9 && leaderEpochError(rp.CurrentLeaderEpoch) != 0:
+				sp.ErrorCode = leaderEpochError(rp.CurrentLeaderEpoch)
+			}
+			if sp.ErrorCode != 0 {
+				failed = true
+				continue
+			}
+			parts = append(parts, &fetchPartition{
+				tp:       storage.TopicPartition{Cluster: r.cluster(), Topic: topic.Name, Partition: rp.Partition},
+				offset:   rp.FetchOffset,
+				maxBytes: rp.PartitionMaxBytes,
+				out:      sp,
+			})
+		}
+	}
+	return parts, failed
+}
+
+// readFetch reads every partition into its answer, within the
+// byte limits, and returns the bytes read and whether a read failed.
+func (b *Broker) readFetch(ctx context.Context, r *request, parts []*fetchPartition, maxBytes int32) (total int64, failed bool) {
+	remaining := int64(maxBytes)
+	for _, p := range parts {
+		out := p.out
+		out.RecordBatches = noRecords
+		limit := min(int64(p.maxBytes), remaining)
+		if total > 0 && limit <= 0 {
+			// The response is full: report the offsets only.
+			start, end, err := b.cfg.Log.Offsets(ctx, p.tp)
+			if err != nil {
+				out.ErrorCode, failed = b.storageError(ctx, r, "fetch: offsets", err), true
+				out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+				continue
+			}
+			out.ErrorCode, out.HighWatermark, out.LastStableOffset, out.LogStartOffset = 0, end, end, start
+			continue
+		}
+		res, err := b.cfg.Log.Read(ctx, p.tp, p.offset, int32(max(limit, 0)))
+		if err != nil {
+			out.ErrorCode, failed = b.storageError(ctx, r, "fetch: read", err), true
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			continue
+		}
+		out.ErrorCode = 0
+		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		n := int64(len(res.Records))
+		if total > 0 && n > limit {
+			continue // only the first partition with data may overflow
+		}
+		if n > 0 {
+			out.RecordBatches = res.Records
+		}
+		total += n
+		remaining -= n
+	}
+	return total, failed
+}
+
+// waitAny waits until one of chans is closed (true), or the deadline passes
+// or ctx is done (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	woken := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case woken <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-woken:
+		return true
+	case <-timer.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// leaderEpochError checks a client's current leader epoch against ours,
+// which is always 0 (one broker): -1 means unchecked; a greater epoch means
+// the client knows a newer leader than we do.
+func leaderEpochError(current int32) int16 {
+	if current > 0 {
+		return kerr.UnknownLeaderEpoch.Code
+	}
+	return 0
+}

@@ -1,0 +1,141 @@
+package broker
+
+// Metadata: v0-12.
+//
+// Describes this single broker (node id from the config, the advertised
+// address or the one the client reached) as leader and only replica of every
+// partition at leader epoch 0, and the topics of the principal's cluster
+// only, with their topic ids (v10+); the cluster id is the tenant's cluster
+// id. All topics are listed for a null topic list (or an empty one at v0).
+// Topics may be asked by name or, from v10, by id (UNKNOWN_TOPIC_ID when
+// unknown). An unknown topic is created only when the broker allows
+// auto-creation (off by default) and the request does (v4+; implied
+// before), with the default partition count; invalid names are
+// INVALID_TOPIC_EXCEPTION. Authorized operations (v8+) are reported when
+// asked: everything, until ACLs exist.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+const apiMetadata = 3
+
+func init() {
+	register(api{key: apiMetadata, minVersion: 0, maxVersion: 12, handle: (*Broker).handleMetadata})
+}
+
+func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	ep := r.conn.advertised()
+	broker := kmsg.NewMetadataResponseBroker()
+	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, ep.host, ep.port
+	resp.Brokers = []kmsg.MetadataResponseBroker{broker}
+	resp.ClusterID = kmsg.StringPtr(r.cluster())
+	resp.ControllerID = b.cfg.NodeID
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = clusterAuthorizedOps
+	}
+	replicas := []int32{b.cfg.NodeID}
+
+	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
+		topics, err := b.cfg.Catalog.Topics(ctx, r.cluster())
+		if err != nil {
+			// No error field before v13: an empty list would read as
+			// "every topic is gone". Closing makes the client retry.
+			return nil, fmt.Errorf("list topics of %s: %w", r.cluster(), err)
+		}
+		for _, t := range topics {
+			resp.Topics = append(resp.Topics, b.metadataTopic(t, replicas, req.IncludeTopicAuthorizedOperations))
+		}
+		return resp, nil
+	}
+
+	seen := make(map[string]bool)
+	for _, rt := range req.Topics {
+		var t storage.Topic
+		var err error
+		switch {
+		case rt.Topic != nil:
+			if seen[*rt.Topic] {
+				continue
+			}
+			seen[*rt.Topic] = true
+			t, err = b.metadataTopicByName(ctx, r, req, *rt.Topic)
+		case req.Version >= 10 && rt.TopicID != [16]byte{}:
+			t, err = b.cfg.Catalog.TopicByID(ctx, r.cluster(), rt.TopicID)
+		default:
+			st := kmsg.NewMetadataResponseTopic()
+			st.Topic, st.ErrorCode = kmsg.StringPtr(""), kerr.InvalidRequest.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if err == nil {
+			resp.Topics = append(resp.Topics, b.metadataTopic(t, replicas, req.IncludeTopicAuthorizedOperations))
+			continue
+		}
+		st := kmsg.NewMetadataResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var te *codeError
+		switch {
+		case errors.As(err, &te):
+			st.ErrorCode = te.code
+		case rt.Topic == nil && errorCode(err) == kerr.UnknownTopicOrPartition.Code:
+			st.ErrorCode = kerr.UnknownTopicID.Code
+		default:
+			st.ErrorCode = b.storageError(ctx, r, "metadata", err)
+		}
+		if st.Topic == nil && req.Version < 12 {
+			st.Topic = kmsg.StringPtr("") // not nullable before v12
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+// metadataTopicByName finds a topic, creating it when auto-creation is
+// allowed by both the broker and the request.
+func (b *Broker) metadataTopicByName(ctx context.Context, r *request, req *kmsg.MetadataRequest, name string) (storage.Topic, error) {
+	t, err := b.cfg.Catalog.Topic(ctx, r.cluster(), name)
+	if errorCode(err) != kerr.UnknownTopicOrPartition.Code {
+		return t, err
+	}
+	if nameErr := validateTopicName(name); nameErr != nil {
+		return storage.Topic{}, errorf(kerr.InvalidTopicException.Code, "%v", nameErr)
+	}
+	if !b.cfg.AutoCreateTopics || (req.Version >= 4 && !req.AllowAutoTopicCreation) {
+		return storage.Topic{}, err
+	}
+	t, te := b.createTopic(ctx, r, topicSpec{name: name, partitions: -1, replicationFactor: -1}, false)
+	switch {
+	case te == nil:
+		b.log.Info("topic auto-created", "cluster", r.cluster(), "topic", name, "partitions", t.Partitions)
+		return t, nil
+	case te.code == kerr.TopicAlreadyExists.Code: // created meanwhile
+		return b.cfg.Catalog.Topic(ctx, r.cluster(), name)
+	}
+	return storage.Topic{}, te
+}
+
+func (b *Broker) metadataTopic(t storage.Topic, replicas []int32, includeOps bool) kmsg.MetadataResponseTopic {
+	st := kmsg.NewMetadataResponseTopic()
+	st.Topic, st.TopicID = kmsg.StringPtr(t.Name), t.ID
+	if includeOps {
+		st.AuthorizedOperations = topicAuthorizedOps
+	}
+	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, t.Partitions)
+	for i := range st.Partitions {
+		sp := &st.Partitions[i]
+		*sp = kmsg.NewMetadataResponseTopicPartition()
+		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), b.cfg.NodeID, 0
+		sp.Replicas, sp.ISR, sp.OfflineReplicas = replicas, replicas, []int32{}
+	}
+	return st
+}

@@ -1,0 +1,29 @@
+package broker
+
+// JoinGroup: v0-9.
+//
+// Handed to the group coordinator with the client id and host of the
+// connection. It blocks until the rebalance's join phase completes (up to
+// the rebalance timeout), which holds back only this connection's other
+// group requests (laneGroup). When the connection closes first, the
+// coordinator withdraws the join and no response is sent.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const apiJoinGroup = 11
+
+func init() {
+	register(api{key: apiJoinGroup, minVersion: 0, maxVersion: 9, lane: laneGroup, handle: (*Broker).handleJoinGroup})
+}
+
+func (b *Broker) handleJoinGroup(ctx context.Context, r *request) (kmsg.Response, error) {
+	resp := b.cfg.Groups.JoinGroup(ctx, r.cluster(), clientInfo(r), r.body.(*kmsg.JoinGroupRequest))
+	if err := ctx.Err(); err != nil {
+		return nil, err // the connection is closing; the join was withdrawn
+	}
+	return resp, nil
+}

@@ -1,0 +1,77 @@
+package broker
+
+// DeleteTopics: v0-6.
+//
+// Deletes topics of the principal's cluster by name, or from v6 by name or
+// id (exactly one of them: else INVALID_REQUEST). An unknown name is
+// UNKNOWN_TOPIC_OR_PARTITION, an unknown id UNKNOWN_TOPIC_ID. The data goes
+// asynchronously (storage). Committed group offsets of the topic are left to
+// the group coordinator's own expiry.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const apiDeleteTopics = 20
+
+func init() {
+	register(api{key: apiDeleteTopics, minVersion: 0, maxVersion: 6, lane: laneAdmin, handle: (*Broker).handleDeleteTopics})
+}
+
+func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.DeleteTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	targets := req.Topics
+	if req.Version < 6 {
+		targets = make([]kmsg.DeleteTopicsRequestTopic, len(req.TopicNames))
+		for i, name := range req.TopicNames {
+			targets[i].Topic = kmsg.StringPtr(name)
+		}
+	}
+	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, len(targets))
+	for i, rt := range targets {
+		st := &resp.Topics[i]
+		*st = kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		byID := rt.TopicID != [16]byte{}
+		switch {
+		case (rt.Topic == nil) == !byID:
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = errMessage("name a topic either by name or by id")
+		case byID:
+			t, err := b.cfg.Catalog.TopicByID(ctx, r.cluster(), rt.TopicID)
+			if err != nil {
+				st.ErrorCode = b.storageError(ctx, r, "delete topic: by id", err)
+				if st.ErrorCode == kerr.UnknownTopicOrPartition.Code {
+					st.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				break
+			}
+			st.Topic = kmsg.StringPtr(t.Name)
+			st.ErrorCode = b.deleteTopic(ctx, r, t.Name)
+		default:
+			t, err := b.cfg.Catalog.Topic(ctx, r.cluster(), *rt.Topic)
+			if err != nil {
+				st.ErrorCode = b.storageError(ctx, r, "delete topic: by name", err)
+				break
+			}
+			st.TopicID = t.ID
+			st.ErrorCode = b.deleteTopic(ctx, r, t.Name)
+		}
+		if st.Topic == nil && req.Version < 6 {
+			st.Topic = kmsg.StringPtr("")
+		}
+	}
+	return resp, nil
+}
+
+func (b *Broker) deleteTopic(ctx context.Context, r *request, name string) int16 {
+	if err := b.cfg.Catalog.DeleteTopic(ctx, r.cluster(), name); err != nil {
+		return b.storageError(ctx, r, "delete topic", err)
+	}
+	b.log.Info("topic deleted", "cluster", r.cluster(), "topic", name)
+	return 0
+}

@@ -1,0 +1,44 @@
+package broker
+
+// DescribeCluster: v0-1.
+//
+// The principal's cluster id, this broker as the only broker and as the
+// controller, and (when asked) the cluster operations it may perform.
+// Describing controllers (endpoint type 2, v1) is UNSUPPORTED_ENDPOINT_TYPE:
+// brokers are all there is.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const apiDescribeCluster = 60
+
+func init() {
+	register(api{key: apiDescribeCluster, minVersion: 0, maxVersion: 1, handle: (*Broker).handleDescribeCluster})
+}
+
+const endpointTypeBrokers = 1
+
+func (b *Broker) handleDescribeCluster(_ context.Context, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if req.Version >= 1 && req.EndpointType != endpointTypeBrokers {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.ErrorMessage = errMessage("only broker endpoints can be described")
+		return resp, nil
+	}
+	resp.EndpointType = endpointTypeBrokers
+	resp.ClusterID = r.cluster()
+	resp.ControllerID = b.cfg.NodeID
+	ep := r.conn.advertised()
+	broker := kmsg.NewDescribeClusterResponseBroker()
+	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, ep.host, ep.port
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{broker}
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterAuthorizedOps
+	}
+	return resp, nil
+}

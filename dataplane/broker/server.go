@@ -1,0 +1,285 @@
+// Package broker is the Kafka protocol server of the dataplane: it accepts
+// client connections, authenticates them with SASL, decodes requests and
+// answers them from storage (topics and partition logs) and the group
+// coordinator. It keeps no durable state of its own.
+//
+// Protocol plumbing (server.go, conn.go, handler.go, sasl.go) is apart from
+// the handlers, one file per Kafka API named after its key (00_produce.go,
+// 01_fetch.go, …). Every handler works inside the cluster (tenant) of the
+// connection's authenticated principal; nothing in a request names it.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxFrameBytes     = 100 << 20 // socket.request.max.bytes of Kafka
+	DefaultMaxInFlight       = 16
+	DefaultAuthTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 10 * time.Minute // connections.max.idle.ms of Kafka
+	DefaultFailedAuthDelay   = 100 * time.Millisecond
+	DefaultDefaultPartitions = 1 // num.partitions of Kafka
+)
+
+// Config configures a Broker. Catalog, Log and Groups are required; so is a
+// way to authenticate (Authenticator, or Anonymous for development).
+type Config struct {
+	// NodeID is this broker's id in Metadata, FindCoordinator and
+	// DescribeCluster.
+	NodeID int32
+	// AdvertisedAddr is the host:port clients are told to connect to.
+	// Empty means the local address of each accepted connection, which is
+	// right for a single broker reached directly.
+	AdvertisedAddr string
+	Logger         *slog.Logger
+
+	Catalog storage.Catalog
+	Log     storage.Log
+	// Groups is the classic group coordinator (*groups.Coordinator).
+	Groups GroupCoordinator
+
+	// Authenticator checks SASL/PLAIN credentials. When nil, Anonymous
+	// must be set.
+	Authenticator Authenticator
+	// Anonymous, for development and tests only, is the principal of every
+	// connection when Authenticator is nil: clients may skip SASL, and
+	// SASL/PLAIN with any credentials authenticates as this principal.
+	Anonymous *Principal
+
+	// AutoCreateTopics honours allow_auto_topic_creation in Metadata
+	// requests (auto.create.topics.enable; off by default).
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of a topic created with -1
+	// partitions or auto-created (num.partitions).
+	DefaultPartitions int32
+
+	// MaxFrameBytes bounds the size of a request; a larger size prefix
+	// closes the connection before anything is allocated.
+	MaxFrameBytes int32
+	// MaxInFlight bounds the requests of one connection being processed
+	// or waiting to be written; the connection is not read beyond it.
+	MaxInFlight int
+	// AuthTimeout is how long a new connection has to authenticate.
+	AuthTimeout time.Duration
+	// IdleTimeout closes an authenticated connection that sends nothing
+	// and awaits nothing for this long; it also bounds each write.
+	IdleTimeout time.Duration
+	// FailedAuthDelay delays the answer to failed authentication, to slow
+	// down guessing (connection.failed.authentication.delay.ms).
+	FailedAuthDelay time.Duration
+}
+
+// SetDefaults fills the zero fields that have defaults.
+func (c *Config) SetDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = DefaultDefaultPartitions
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.FailedAuthDelay == 0 {
+		c.FailedAuthDelay = DefaultFailedAuthDelay
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node id %d: must be >= 0", c.NodeID))
+	}
+	if c.AdvertisedAddr != "" {
+		if _, err := parseEndpoint(c.AdvertisedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("advertised addr: %w", err))
+		}
+	}
+	if c.Catalog == nil {
+		errs = append(errs, errors.New("catalog: required"))
+	}
+	if c.Log == nil {
+		errs = append(errs, errors.New("log: required"))
+	}
+	if c.Groups == nil {
+		errs = append(errs, errors.New("groups: required"))
+	}
+	if c.Authenticator == nil && c.Anonymous == nil {
+		errs = append(errs, errors.New("authenticator: required unless anonymous access is configured"))
+	}
+	if c.Anonymous != nil && c.Anonymous.Cluster == "" {
+		errs = append(errs, errors.New("anonymous principal: cluster required"))
+	}
+	if c.DefaultPartitions < 1 {
+		errs = append(errs, fmt.Errorf("default partitions %d: must be >= 1", c.DefaultPartitions))
+	}
+	if c.MaxFrameBytes < minFrameLimit {
+		errs = append(errs, fmt.Errorf("max frame bytes %d: must be >= %d", c.MaxFrameBytes, minFrameLimit))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("max in flight %d: must be >= 1", c.MaxInFlight))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"auth timeout", c.AuthTimeout}, {"idle timeout", c.IdleTimeout}, {"failed auth delay", c.FailedAuthDelay}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// minFrameLimit keeps MaxFrameBytes above what any ordinary request needs.
+const minFrameLimit = 64 << 10
+
+// Broker serves the Kafka protocol on the listeners given to Serve.
+type Broker struct {
+	cfg        Config
+	log        *slog.Logger
+	advertised *endpoint // from cfg.AdvertisedAddr; nil means each connection's local address
+
+	mu        sync.Mutex                 // guards serving, nextServe and closed
+	serving   map[int]context.CancelFunc // stops each running Serve
+	nextServe int
+	closed    bool
+	wg        sync.WaitGroup // running Serve calls
+
+	// onPanic, when set (by tests), sees every panic a connection
+	// recovered from.
+	onPanic func(v any)
+}
+
+// New checks cfg (after filling its defaults) and returns a Broker.
+func New(cfg Config) (*Broker, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	b := &Broker{cfg: cfg, log: cfg.Logger, serving: make(map[int]context.CancelFunc)}
+	if cfg.AdvertisedAddr != "" {
+		ep, _ := parseEndpoint(cfg.AdvertisedAddr) // checked by Validate
+		b.advertised = &ep
+	}
+	return b, nil
+}
+
+// ErrBrokerClosed is returned by Serve after Close.
+var ErrBrokerClosed = errors.New("broker closed")
+
+// Serve accepts connections on lis until ctx is done or Close is called,
+// then closes lis and every connection it accepted, waits for their
+// goroutines, and returns nil (ErrBrokerClosed if the broker was already
+// closed). Another error means lis failed.
+func (b *Broker) Serve(ctx context.Context, lis net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		_ = lis.Close()
+		return ErrBrokerClosed
+	}
+	id := b.nextServe
+	b.nextServe++
+	b.serving[id] = cancel
+	b.wg.Add(1)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.serving, id)
+		b.mu.Unlock()
+		b.wg.Done()
+	}()
+
+	stopListening := context.AfterFunc(ctx, func() { _ = lis.Close() })
+	defer stopListening()
+
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	defer cancel() // runs before conns.Wait: connections stop on it
+
+	b.log.Info("kafka listener serving", "addr", lis.Addr().String())
+	var backoff time.Duration
+	for {
+		nc, err := lis.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept on %s: %w", lis.Addr(), err)
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			b.log.Warn("kafka accept failed; retrying", "addr", lis.Addr().String(), "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			newConn(b, nc).serve(ctx)
+		}()
+	}
+}
+
+// Close stops every Serve, closing listeners and connections, and waits for
+// them. A closed broker serves no more.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	for _, cancel := range b.serving {
+		cancel()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}
+
+// endpoint is a host and port as Metadata and FindCoordinator carry them.
+type endpoint struct {
+	host string
+	port int32
+}
+
+func parseEndpoint(hostport string) (endpoint, error) {
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return endpoint{}, err
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil || port == 0 {
+		return endpoint{}, fmt.Errorf("%q: port must be 1..65535", hostport)
+	}
+	if host == "" {
+		return endpoint{}, fmt.Errorf("%q: host required", hostport)
+	}
+	return endpoint{host: host, port: int32(port)}, nil
+}

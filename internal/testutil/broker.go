@@ -1,0 +1,246 @@
+package testutil
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/affluent-io/affluent/dataplane/broker"
+	"github.com/affluent-io/affluent/dataplane/groups"
+	"github.com/affluent-io/affluent/dataplane/storage/tiered"
+)
+
+// Tenant is a cluster of a test broker and a Kafka credential for it.
+type Tenant struct {
+	Cluster  string
+	Username string
+	Password string
+}
+
+// BrokerOptions configure StartBroker. The zero value is a broker with two
+// tenants on fresh storage in a temporary directory.
+type BrokerOptions struct {
+	// DataDir holds the storage (objects and metadata DB); empty means a
+	// new t.TempDir(). Pass the DataDir of a stopped broker to restart it.
+	DataDir string
+	// Addr is the listen address; empty means a free loopback port.
+	// Restart tests pass the previous address so clients can reconnect.
+	Addr string
+	// Tenants replaces the two default tenants (lkc-test and lkc-other).
+	Tenants []Tenant
+	// Configure may change the broker config last (auto-creation, limits,
+	// anonymous access…).
+	Configure func(*broker.Config)
+	// Quiet drops the broker's logs instead of writing them to the test.
+	Quiet bool
+}
+
+// BrokerHandle is a running in-process broker on real storage.
+type BrokerHandle struct {
+	// Addr is the host:port clients bootstrap from.
+	Addr string
+	// Username, Password and Cluster are Tenants[0], the usual one.
+	Username, Password, Cluster string
+	Tenants                     []Tenant
+	DataDir                     string
+
+	Broker *broker.Broker
+	Store  *tiered.Store
+	Groups *groups.Coordinator
+
+	t        testing.TB
+	stopOnce sync.Once
+	stop     func()
+}
+
+// DefaultTenants are the tenants of a broker started without Tenants.
+var DefaultTenants = []Tenant{
+	{Cluster: "lkc-test", Username: "test-key", Password: "test-secret"},
+	{Cluster: "lkc-other", Username: "other-key", Password: "other-secret"},
+}
+
+// StartBroker starts a broker in this process, with tiered storage in
+// opts.DataDir (a file:// object store and SQLite), the group coordinator,
+// and SASL/PLAIN credentials for each tenant, serving on loopback. It is
+// stopped when the test ends (or earlier by Stop).
+func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
+	t.Helper()
+	h := &BrokerHandle{t: t, DataDir: opts.DataDir, Tenants: opts.Tenants}
+	if h.DataDir == "" {
+		h.DataDir = t.TempDir()
+	}
+	if len(h.Tenants) == 0 {
+		h.Tenants = DefaultTenants
+	}
+	h.Username, h.Password, h.Cluster = h.Tenants[0].Username, h.Tenants[0].Password, h.Tenants[0].Cluster
+
+	logger := slog.New(slog.DiscardHandler)
+	if !opts.Quiet {
+		logger = TestLogger(t)
+	}
+	storeCfg, err := tiered.DirConfig(h.DataDir)
+	if err != nil {
+		t.Fatalf("storage config: %v", err)
+	}
+	storeCfg.Logger = logger
+	ctx := context.Background()
+	h.Store, err = tiered.Open(ctx, storeCfg)
+	if err != nil {
+		t.Fatalf("open storage in %s: %v", h.DataDir, err)
+	}
+	h.Groups = groups.NewCoordinator(h.Store, groups.Options{Logger: logger, InitialRebalanceDelay: -1})
+
+	users := broker.StaticAuthenticator{}
+	for _, tn := range h.Tenants {
+		users[tn.Username] = broker.StaticCredential{
+			Password:  tn.Password,
+			Principal: broker.Principal{Name: "User:" + tn.Username, Cluster: tn.Cluster},
+		}
+	}
+	cfg := broker.Config{
+		NodeID:        1,
+		Logger:        logger,
+		Catalog:       h.Store,
+		Log:           h.Store,
+		Groups:        h.Groups,
+		Authenticator: users,
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	h.Broker, err = broker.New(cfg)
+	if err != nil {
+		t.Fatalf("broker: %v", err)
+	}
+
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := listenRetrying(addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	h.Addr = lis.Addr().String()
+	serveCtx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- h.Broker.Serve(serveCtx, lis) }()
+
+	h.stop = func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("broker Serve: %v", err)
+		}
+		h.Groups.Close()
+		if err := h.Store.Close(); err != nil {
+			t.Errorf("close storage: %v", err)
+		}
+	}
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// listenRetrying listens on addr, retrying for a while when it is still in
+// use (a restarted broker taking its predecessor's port).
+func listenRetrying(addr string) (net.Listener, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lis, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			return lis, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the broker, the coordinator and the storage, cleanly (Close
+// flushes what is buffered). It is safe to call more than once.
+func (h *BrokerHandle) Stop() { h.stopOnce.Do(h.stop) }
+
+// ClientOpts are the franz-go options to reach the broker as tenant
+// (Tenants[0] when none is given).
+func (h *BrokerHandle) ClientOpts(tenant ...Tenant) []kgo.Opt {
+	tn := h.Tenants[0]
+	if len(tenant) > 0 {
+		tn = tenant[0]
+	}
+	return []kgo.Opt{
+		kgo.SeedBrokers(h.Addr),
+		kgo.SASL(plain.Auth{User: tn.Username, Pass: tn.Password}.AsMechanism()),
+		kgo.ClientID("affluent-test"),
+		kgo.RequestRetries(5),
+		kgo.RetryTimeout(20 * time.Second),
+		// Long polls shorter than the default 5s keep tests quick when a
+		// consumer's first fetch finds nothing.
+		kgo.FetchMaxWait(time.Second),
+	}
+}
+
+// Client returns a franz-go client of Tenants[0] with extra options, closed
+// when the test ends.
+func (h *BrokerHandle) Client(t testing.TB, extra ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append(h.ClientOpts(), extra...)...)
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns a kadm client of Tenants[0], closed when the test ends.
+func (h *BrokerHandle) Admin(t testing.TB) *kadm.Client {
+	t.Helper()
+	return kadm.NewClient(h.Client(t))
+}
+
+// TestLogger logs to the test's output while the test runs and discards
+// what comes after (goroutines still finishing), which testing forbids.
+func TestLogger(t testing.TB) *slog.Logger {
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.stop)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	mu      sync.Mutex // guards out and stopped
+	out     io.Writer
+	stopped bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+}
+
+// RequireTool returns the path of a program the tests need, failing the test
+// with how to get it when it is missing: `make test` installs it, and a
+// silently skipped test would hide a gap.
+func RequireTool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found on PATH (%v): install the Debian package %s (`apt-get install -y %s`, which `make test` does)",
+			name, err, debianPackage, debianPackage)
+	}
+	return path
+}
