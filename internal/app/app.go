@@ -11,12 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/gateway"
 	"github.com/affluent-io/affluent/internal/config"
 )
 
@@ -27,11 +30,12 @@ const ShutdownTimeout = 4 * time.Second
 type Options struct {
 	Config config.Config
 	Logger *slog.Logger
-	// Dev bootstraps a ready-to-use organization, cluster and credentials.
+	// Dev bootstraps a ready-to-use organization, cluster and credentials
+	// and writes them to DATA_DIR/dev-credentials.json.
 	Dev bool
 	// Listeners, when set, are used instead of listening on the configured
 	// addresses (tests pass their own).
-	HTTPListener net.Listener
+	HTTPListener, GRPCListener, KafkaListener net.Listener
 	// Ready, when set, is called once every component serves.
 	Ready func(*Process)
 }
@@ -43,20 +47,33 @@ type Process struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	health   *Health
-	HTTPAddr string
+
+	// Addresses the process serves on (empty for roles it does not run).
+	HTTPAddr, GRPCAddr, KafkaAddr string
+	// Credentials is what `affluent dev` bootstrapped (Dev only).
+	Credentials *DevCredentials
+	// CredentialsFile is where Credentials were written (Dev only).
+	CredentialsFile string
 }
 
 // Registry is the Prometheus registry that /metrics serves.
 func (p *Process) Registry() *prometheus.Registry { return p.registry }
 
+// task is a long-running part of the process; it returns when ctx ends.
+type task struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
 // Run starts the process and blocks until ctx ends, then shuts down.
-func Run(ctx context.Context, opts Options) error {
+func Run(ctx context.Context, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	cfg := opts.Config
 	p := &Process{
-		cfg:      opts.Config,
+		cfg:      cfg,
 		log:      log,
 		registry: prometheus.NewRegistry(),
 		mux:      http.NewServeMux(),
@@ -69,19 +86,115 @@ func Run(ctx context.Context, opts Options) error {
 	)
 	p.mountOps()
 
-	httpLis := opts.HTTPListener
-	if httpLis == nil {
-		var err error
-		if httpLis, err = net.Listen("tcp", p.cfg.HTTP.Addr); err != nil {
-			return fmt.Errorf("listen http %s: %w", p.cfg.HTTP.Addr, err)
+	// Everything opened is closed in reverse order, whatever happens.
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
+	}()
+	listen := func(given net.Listener, addr, what string) (net.Listener, error) {
+		if given != nil {
+			return given, nil
+		}
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s %s: %w", what, addr, err)
+		}
+		return lis, nil
+	}
+
+	if err := os.MkdirAll(cfg.Storage.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	runsCP, runsBroker, runsGateway := cfg.HasRole(config.RoleControlPlane), cfg.HasRole(config.RoleBroker), cfg.HasRole(config.RoleGateway)
+	if runsBroker && !runsCP {
+		return errors.New("the broker role needs the controlplane role in the same process for now: brokers learn credentials from the control plane in-process")
+	}
+	if runsGateway && !runsCP {
+		return errors.New("the gateway role needs the controlplane role in the same process for now")
+	}
+
+	httpLis, err := listen(opts.HTTPListener, cfg.HTTP.Addr, "http")
+	if err != nil {
+		return err
 	}
 	p.HTTPAddr = httpLis.Addr().String()
+	var tasks []task
+
+	if runsCP {
+		internal, err := newInternalCredential()
+		if err != nil {
+			return err
+		}
+		var kafkaLis net.Listener
+		admins := &clusterAdmins{internal: internal}
+		if runsBroker {
+			if kafkaLis, err = listen(opts.KafkaListener, cfg.Kafka.Addr, "kafka"); err != nil {
+				return err
+			}
+			closers = append(closers, func() { _ = kafkaLis.Close() })
+			p.KafkaAddr = kafkaLis.Addr().String()
+			admins.addr = advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr)
+			closers = append(closers, admins.close)
+		}
+		cpURL, err := cfg.ControlPlaneURL()
+		if err != nil {
+			return err
+		}
+		// The data dropper is set once the dataplane exists; clusters are
+		// only deleted after Run starts, by then it is.
+		dropper := &lateDropper{}
+		cp, err := controlplane.Open(ctx, controlplane.Options{
+			MetadataURL:     cpURL,
+			SharedBootstrap: admins.addr,
+			DataDropper:     dropper,
+			KafkaAdmin:      admins,
+			RESTEndpoint:    "http://" + p.HTTPAddr,
+			Logger:          log.With("component", "controlplane"),
+		})
+		if err != nil {
+			return fmt.Errorf("open control plane: %w", err)
+		}
+		closers = append(closers, func() { _ = cp.Close() })
+		tasks = append(tasks, task{"reconciler", cp.Run})
+
+		grpcLis, err := listen(opts.GRPCListener, cfg.GRPC.Addr, "grpc")
+		if err != nil {
+			return err
+		}
+		p.GRPCAddr = grpcLis.Addr().String()
+		tasks = append(tasks, task{"grpc", func(ctx context.Context) error { return cp.ServeGRPC(ctx, grpcLis) }})
+
+		if runsBroker {
+			dp, err := openDataplane(ctx, cfg, log, kafkaLis, kafkaAuthenticator{internal: internal, keys: cp})
+			if err != nil {
+				return err
+			}
+			closers = append(closers, dp.close)
+			dropper.set(dp)
+			tasks = append(tasks, task{"broker", dp.serve})
+		}
+		if runsGateway {
+			gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Logger: log.With("component", "gateway")})
+			if err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
+			gw.Mount(p.mux)
+		}
+		if opts.Dev {
+			creds, path, err := bootstrapDev(ctx, cfg, cp, p)
+			if err != nil {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
+			p.Credentials, p.CredentialsFile = creds, path
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, len(tasks)+1)
 
 	srv := &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
 	wg.Add(1)
@@ -91,9 +204,18 @@ func Run(ctx context.Context, opts Options) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := t.run(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", t.name, err)
+			}
+		}()
+	}
 
 	p.health.SetReady("process", nil)
-	log.Info("affluent started", "http", p.HTTPAddr, "roles", p.cfg.Roles)
+	log.Info("affluent started", "http", p.HTTPAddr, "grpc", p.GRPCAddr, "kafka", p.KafkaAddr, "roles", cfg.Roles)
 	if opts.Ready != nil {
 		opts.Ready(p)
 	}
@@ -109,10 +231,39 @@ func Run(ctx context.Context, opts Options) error {
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer stop()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
+		_ = srv.Close()
 	}
 	cancel()
 	wg.Wait()
 	log.Info("affluent stopped")
 	return runErr
+}
+
+func advertised(configured, actual string) string {
+	if configured != "" {
+		return configured
+	}
+	return actual
+}
+
+// lateDropper forwards to the dataplane once it exists.
+type lateDropper struct {
+	mu sync.Mutex // guards d
+	d  *dataplane
+}
+
+func (l *lateDropper) set(d *dataplane) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.d = d
+}
+
+func (l *lateDropper) DropClusterData(ctx context.Context, cluster string) error {
+	l.mu.Lock()
+	d := l.d
+	l.mu.Unlock()
+	if d == nil {
+		return errors.New("no broker in this process to drop the cluster's data")
+	}
+	return d.DropClusterData(ctx, cluster)
 }

@@ -16,6 +16,8 @@ import (
 func TestHealthMetricsAndShutdown(t *testing.T) {
 	var cfg config.Config
 	cfg.SetDefaults()
+	cfg.Storage.DataDir = t.TempDir()
+	cfg.GRPC.Addr, cfg.Kafka.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +27,7 @@ func TestHealthMetricsAndShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{
-			Config: cfg, HTTPListener: lis,
+			Config: cfg, HTTPListener: lis, Dev: true,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Ready:  func(p *Process) { ready <- p },
 		})
@@ -39,6 +41,9 @@ func TestHealthMetricsAndShutdown(t *testing.T) {
 		t.Fatal("not ready after 10s")
 	}
 	base := "http://" + p.HTTPAddr
+	if c := p.Credentials; c == nil || c.KafkaAPISecret == "" || c.CloudAPISecret == "" || c.BootstrapServers != p.KafkaAddr {
+		t.Fatalf("dev credentials %+v, want keys and bootstrap %s", c, p.KafkaAddr)
+	}
 
 	get := func(path string) (int, string) {
 		t.Helper()

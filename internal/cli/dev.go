@@ -40,7 +40,14 @@ DATA_DIR/dev-credentials.json. State survives a restart with the same data dir.`
 				Logger: log,
 				Dev:    true,
 				Ready: func(p *app.Process) {
-					fmt.Fprintf(out, "Affluent is ready.\n  REST:   http://%s\n  Health: http://%s/healthz\n", p.HTTPAddr, p.HTTPAddr)
+					c := p.Credentials
+					fmt.Fprintf(out, "Affluent is ready.\n"+
+						"  Kafka bootstrap: %s (SASL_PLAINTEXT, PLAIN)\n"+
+						"  REST API:        http://%s\n"+
+						"  gRPC API:        %s\n"+
+						"  Cluster:         %s in environment %s\n"+
+						"  Credentials:     %s\n",
+						c.BootstrapServers, p.HTTPAddr, p.GRPCAddr, c.ClusterID, c.EnvironmentID, p.CredentialsFile)
 				},
 			})
 		},

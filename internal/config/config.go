@@ -72,8 +72,12 @@ type Storage struct {
 	// ObjectStoreURL is a gocloud.dev/blob URL (file://, s3://); empty means
 	// a directory under DataDir.
 	ObjectStoreURL string `yaml:"object_store"`
-	// MetadataURL is sqlite:// or postgres://; empty means SQLite under DataDir.
+	// MetadataURL is the dataplane's metadata DB (offsets, chunk locations,
+	// groups): sqlite:// or postgres://; empty means SQLite under DataDir.
 	MetadataURL string `yaml:"metadata_db"`
+	// ControlPlaneURL is the control plane's DB (organizations, clusters,
+	// IAM): sqlite:// or postgres://; empty means SQLite under DataDir.
+	ControlPlaneURL string `yaml:"controlplane_db"`
 }
 
 // SetDefaults fills every field with the value `affluent dev` uses.
@@ -97,7 +101,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.StringVar(&c.Kafka.AdvertisedAddr, "kafka-advertised-addr", c.Kafka.AdvertisedAddr, "Kafka address given to clients (default: the listener address)")
 	fs.StringVar(&c.Storage.DataDir, "data-dir", c.Storage.DataDir, "directory for embedded stores and generated credentials")
 	fs.StringVar(&c.Storage.ObjectStoreURL, "object-store", c.Storage.ObjectStoreURL, "object store URL (file:///dir, s3://bucket?...); default: DATA_DIR/objects")
-	fs.StringVar(&c.Storage.MetadataURL, "metadata-db", c.Storage.MetadataURL, "metadata DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
+	fs.StringVar(&c.Storage.MetadataURL, "metadata-db", c.Storage.MetadataURL, "dataplane metadata DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
+	fs.StringVar(&c.Storage.ControlPlaneURL, "controlplane-db", c.Storage.ControlPlaneURL, "control-plane DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
 	if includeRoles {
 		fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated roles: controlplane, gateway, broker")
 	}
@@ -257,12 +262,21 @@ func (c *Config) ObjectStoreURL() (string, error) {
 	return "file://" + filepath.ToSlash(dir), nil
 }
 
-// MetadataURL is the configured metadata DB, or SQLite in DataDir.
+// MetadataURL is the configured dataplane metadata DB, or SQLite in DataDir.
 func (c *Config) MetadataURL() (string, error) {
-	if c.Storage.MetadataURL != "" {
-		return c.Storage.MetadataURL, nil
+	return c.dbURL(c.Storage.MetadataURL, "dataplane.db")
+}
+
+// ControlPlaneURL is the configured control-plane DB, or SQLite in DataDir.
+func (c *Config) ControlPlaneURL() (string, error) {
+	return c.dbURL(c.Storage.ControlPlaneURL, "controlplane.db")
+}
+
+func (c *Config) dbURL(configured, file string) (string, error) {
+	if configured != "" {
+		return configured, nil
 	}
-	p, err := filepath.Abs(filepath.Join(c.Storage.DataDir, "metadata.db"))
+	p, err := filepath.Abs(filepath.Join(c.Storage.DataDir, file))
 	if err != nil {
 		return "", err
 	}

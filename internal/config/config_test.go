@@ -125,7 +125,8 @@ func TestStoreURLsDefaultToDataDir(t *testing.T) {
 	}
 	obj, _ := c.ObjectStoreURL()
 	meta, _ := c.MetadataURL()
-	if obj != "file:///var/lib/aff/objects" || meta != "sqlite:///var/lib/aff/metadata.db" {
-		t.Fatalf("got %s and %s", obj, meta)
+	cp, _ := c.ControlPlaneURL()
+	if obj != "file:///var/lib/aff/objects" || meta != "sqlite:///var/lib/aff/dataplane.db" || cp != "sqlite:///var/lib/aff/controlplane.db" {
+		t.Fatalf("got %s, %s and %s", obj, meta, cp)
 	}
 }

@@ -179,7 +179,7 @@ func (x *Status) GetMessage() string {
 type GetOperationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The operation id, `op-…`.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Operation     string `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,9 +214,9 @@ func (*GetOperationRequest) Descriptor() ([]byte, []int) {
 	return file_affluent_v1_common_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *GetOperationRequest) GetId() string {
+func (x *GetOperationRequest) GetOperation() string {
 	if x != nil {
-		return x.Id
+		return x.Operation
 	}
 	return ""
 }
@@ -283,9 +283,9 @@ const file_affluent_v1_common_proto_rawDesc = "" +
 	"updateTime\"6\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"%\n" +
-	"\x13GetOperationRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"3\n" +
+	"\x13GetOperationRequest\x12\x1c\n" +
+	"\toperation\x18\x01 \x01(\tR\toperation\"L\n" +
 	"\x14GetOperationResponse\x124\n" +
 	"\toperation\x18\x01 \x01(\v2\x16.affluent.v1.OperationR\toperation2g\n" +
 	"\x10OperationService\x12S\n" +

@@ -1,0 +1,256 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/affluent-io/affluent/controlplane/resource"
+	"github.com/affluent-io/affluent/controlplane/store"
+)
+
+// Provisioner makes a cluster's desired state real. Both methods must be
+// idempotent: after a crash the reconciler calls them again.
+type Provisioner interface {
+	// Provision readies the cluster and returns its bootstrap servers
+	// (host:port,…). It returns ErrNotReady while brokers are starting.
+	Provision(ctx context.Context, c resource.Cluster) (bootstrap string, err error)
+	// Deprovision releases the cluster and drops its data.
+	Deprovision(ctx context.Context, c resource.Cluster) error
+}
+
+// ErrNotReady tells the reconciler to try again later without counting a
+// failure.
+var ErrNotReady = errors.New("cluster not ready yet")
+
+// ErrPermanent, wrapped in a Provision error, fails the cluster at once
+// instead of retrying.
+var ErrPermanent = errors.New("permanent failure")
+
+// reconcileStore is what the reconciler reads and writes.
+type reconcileStore interface {
+	ClustersInPhase(ctx context.Context, phases ...string) ([]resource.Cluster, error)
+	SetClusterStatus(ctx context.Context, c resource.Cluster, prevEtag string, result *store.OperationResult) (resource.Cluster, error)
+	PurgeCluster(ctx context.Context, c resource.Cluster) error
+	ForgetRequestIDs(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ReconcilerOptions configure the loop.
+type ReconcilerOptions struct {
+	// RestEndpoint is the base URL clusters report as status.rest_endpoint.
+	RestEndpoint string
+	// Interval between passes when nothing asks for one (default 2s).
+	Interval time.Duration
+	// MaxAttempts before a cluster is FAILED (default 5).
+	MaxAttempts int
+	// CallTimeout bounds one Provision or Deprovision call (default 30s).
+	CallTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Reconciler drives clusters from PROVISIONING to RUNNING (or FAILED) and
+// from DELETING to gone, through a Provisioner. Creating or deleting a
+// cluster kicks it (Notify) so a serverless cluster is RUNNING within
+// milliseconds; a periodic pass catches up after restarts and retries.
+type Reconciler struct {
+	store reconcileStore
+	prov  Provisioner
+	opts  ReconcilerOptions
+	kick  chan struct{}
+
+	mu sync.Mutex // guards failures
+	// failures counts failed attempts per cluster and when to retry.
+	failures map[string]retry
+}
+
+type retry struct {
+	attempts int
+	next     time.Time
+}
+
+// NewReconciler returns a reconciler; Run starts it.
+func NewReconciler(st reconcileStore, prov Provisioner, opts ReconcilerOptions) *Reconciler {
+	if opts.Interval == 0 {
+		opts.Interval = 2 * time.Second
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.CallTimeout == 0 {
+		opts.CallTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Reconciler{store: st, prov: prov, opts: opts, kick: make(chan struct{}, 1), failures: map[string]retry{}}
+}
+
+// Notify asks for a pass as soon as possible.
+func (r *Reconciler) Notify() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	ticker := time.NewTicker(r.opts.Interval)
+	defer ticker.Stop()
+	r.Resync(ctx)
+	lastGC := time.Time{}
+	for {
+		r.Pass(ctx)
+		if time.Since(lastGC) > time.Hour {
+			lastGC = time.Now()
+			if _, err := r.store.ForgetRequestIDs(ctx, lastGC.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				r.opts.Logger.Warn("forget old request ids", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+		case <-ticker.C:
+		}
+	}
+}
+
+// Pass reconciles every cluster that is not at rest, once.
+func (r *Reconciler) Pass(ctx context.Context) {
+	clusters, err := r.store.ClustersInPhase(ctx, resource.PhaseProvisioning, resource.PhaseDeleting)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("reconcile: list clusters", "err", err)
+		}
+		return
+	}
+	for _, c := range clusters {
+		if ctx.Err() != nil {
+			return
+		}
+		if !r.due(c.ID) {
+			continue
+		}
+		switch c.Phase {
+		case resource.PhaseProvisioning:
+			r.provision(ctx, c)
+		case resource.PhaseDeleting:
+			r.deprovision(ctx, c)
+		}
+	}
+}
+
+// Resync asks the provisioner again for the bootstrap servers of RUNNING
+// clusters and records any change (a dev broker restarted on another port,
+// a fleet moved). Run does it when it starts.
+func (r *Reconciler) Resync(ctx context.Context) {
+	clusters, err := r.store.ClustersInPhase(ctx, resource.PhaseRunning)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("reconcile: list running clusters", "err", err)
+		}
+		return
+	}
+	for _, c := range clusters {
+		callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+		bootstrap, err := r.prov.Provision(callCtx, c)
+		cancel()
+		if err != nil || bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
+			continue
+		}
+		prev := c.Etag
+		c.BootstrapServers, c.RestEndpoint = bootstrap, r.opts.RestEndpoint
+		if _, err := r.store.SetClusterStatus(ctx, c, prev, nil); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("reconcile: update bootstrap servers", "cluster", c.ID, "err", err)
+		}
+	}
+}
+
+func (r *Reconciler) provision(ctx context.Context, c resource.Cluster) {
+	callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+	bootstrap, err := r.prov.Provision(callCtx, c)
+	cancel()
+	if errors.Is(err, ErrNotReady) {
+		return
+	}
+	prev := c.Etag
+	if err != nil {
+		attempts := r.failed(c.ID)
+		r.opts.Logger.Warn("reconcile: provision failed", "cluster", c.ID, "attempt", attempts, "err", err)
+		if attempts < r.opts.MaxAttempts && !errors.Is(err, ErrPermanent) {
+			return
+		}
+		c.Phase, c.Message = resource.PhaseFailed, fmt.Sprintf("provisioning failed after %d attempts: %v", attempts, err)
+		r.write(ctx, c, prev, &store.OperationResult{Code: int32(codes.Unavailable), Message: c.Message})
+		return
+	}
+	c.Phase, c.BootstrapServers, c.RestEndpoint, c.Message = resource.PhaseRunning, bootstrap, r.opts.RestEndpoint, ""
+	r.write(ctx, c, prev, &store.OperationResult{})
+	r.opts.Logger.Info("cluster running", "cluster", c.ID, "bootstrap", bootstrap)
+}
+
+func (r *Reconciler) deprovision(ctx context.Context, c resource.Cluster) {
+	callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+	err := r.prov.Deprovision(callCtx, c)
+	cancel()
+	if err != nil {
+		if !errors.Is(err, ErrNotReady) {
+			attempts := r.failed(c.ID)
+			r.opts.Logger.Warn("reconcile: deprovision failed", "cluster", c.ID, "attempt", attempts, "err", err)
+		}
+		// Deletion is retried until it succeeds: the user asked for it.
+		return
+	}
+	if err := r.store.PurgeCluster(ctx, c); err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("reconcile: purge cluster", "cluster", c.ID, "err", err)
+		}
+		return
+	}
+	r.forget(c.ID)
+	r.opts.Logger.Info("cluster deleted", "cluster", c.ID)
+}
+
+func (r *Reconciler) write(ctx context.Context, c resource.Cluster, prev string, result *store.OperationResult) {
+	if _, err := r.store.SetClusterStatus(ctx, c, prev, result); err != nil {
+		// An etag mismatch means a user changed the cluster meanwhile (for
+		// example, deleted it): the next pass sees the new state.
+		if !errors.Is(err, store.ErrEtagMismatch) && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+			r.opts.Logger.Error("reconcile: write cluster status", "cluster", c.ID, "err", err)
+		}
+		return
+	}
+	r.forget(c.ID)
+}
+
+// due reports whether the cluster's backoff, if any, has passed.
+func (r *Reconciler) due(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, ok := r.failures[id]
+	return !ok || !time.Now().Before(f.next)
+}
+
+// failed counts a failure and schedules the retry with exponential backoff.
+func (r *Reconciler) failed(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.failures[id]
+	f.attempts++
+	backoff := min(time.Duration(1<<min(f.attempts, 6))*100*time.Millisecond, 30*time.Second)
+	f.next = time.Now().Add(backoff)
+	r.failures[id] = f
+	return f.attempts
+}
+
+func (r *Reconciler) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.failures, id)
+}

@@ -1,0 +1,296 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/affluent-io/affluent/controlplane/access"
+	"github.com/affluent-io/affluent/controlplane/acl"
+	"github.com/affluent-io/affluent/controlplane/apikey"
+	"github.com/affluent-io/affluent/controlplane/audit"
+	"github.com/affluent-io/affluent/controlplane/authz"
+	"github.com/affluent-io/affluent/controlplane/certificateauthority"
+	"github.com/affluent-io/affluent/controlplane/certificatepool"
+	"github.com/affluent-io/affluent/controlplane/clientquota"
+	"github.com/affluent-io/affluent/controlplane/cluster"
+	"github.com/affluent-io/affluent/controlplane/credential"
+	"github.com/affluent-io/affluent/controlplane/environment"
+	"github.com/affluent-io/affluent/controlplane/identitypool"
+	"github.com/affluent-io/affluent/controlplane/identityprovider"
+	"github.com/affluent-io/affluent/controlplane/kafka"
+	"github.com/affluent-io/affluent/controlplane/operation"
+	"github.com/affluent-io/affluent/controlplane/organization"
+	"github.com/affluent-io/affluent/controlplane/rolebinding"
+	"github.com/affluent-io/affluent/controlplane/serviceaccount"
+	"github.com/affluent-io/affluent/controlplane/store"
+	"github.com/affluent-io/affluent/controlplane/topic"
+	"github.com/affluent-io/affluent/controlplane/user"
+	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
+)
+
+// Options configure a control plane.
+type Options struct {
+	// MetadataURL is the database: sqlite:///path/metadata.db or postgres://….
+	MetadataURL string
+	// Provisioner makes clusters real. Default: serverless clusters on the
+	// shared fleet at SharedBootstrap, whose data DataDropper deletes.
+	Provisioner     cluster.Provisioner
+	SharedBootstrap string
+	DataDropper     cluster.DataDropper
+	// KafkaAdmin reaches clusters' brokers for topics, ACLs and client
+	// quotas; without it those APIs answer CLUSTER_UNAVAILABLE.
+	KafkaAdmin kafka.Admin
+	// RESTEndpoint is the REST base URL clusters report (status.rest_endpoint).
+	RESTEndpoint string
+	// TokenVerifier checks bearer tokens; nil refuses them.
+	TokenVerifier access.TokenVerifier
+	// RateLimit is each principal's requests per second (default 50) and
+	// RateBurst its burst (default 100); a negative RateLimit disables limits.
+	RateLimit float64
+	RateBurst int
+	// HashParams are argon2id's costs for new secrets (default
+	// credential.DefaultParams; tests use cheaper ones).
+	HashParams *credential.Params
+	// ReconcileInterval is the period of the reconciler's passes (default 2s).
+	ReconcileInterval time.Duration
+	Logger            *slog.Logger
+}
+
+// ControlPlane is Affluent's control plane: the gRPC services over one
+// store, the gate every RPC passes (authentication, rate limits,
+// authorization, audit) and the cluster reconciler.
+type ControlPlane struct {
+	opts       Options
+	log        *slog.Logger
+	store      *store.Store
+	verifier   *credential.Verifier
+	auth       *access.Authenticator
+	gate       *access.Interceptor
+	reconciler *cluster.Reconciler
+	register   func(grpc.ServiceRegistrar)
+
+	// local serves the in-process connection the REST gateway uses.
+	local     *grpc.Server
+	localLis  *bufconn.Listener
+	localConn *grpc.ClientConn
+	localDone chan struct{}
+	closeOnce sync.Once
+}
+
+// Open connects to the metadata database (migrating it) and assembles the
+// services. Call Run to reconcile clusters, ServeGRPC to serve gRPC, and
+// Close when done.
+func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.HashParams == nil {
+		opts.HashParams = &credential.DefaultParams
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 50
+	}
+	if opts.RateBurst == 0 {
+		opts.RateBurst = 100
+	}
+	if opts.Provisioner == nil {
+		opts.Provisioner = cluster.NewSharedProvisioner(opts.SharedBootstrap, opts.DataDropper)
+	}
+	st, err := store.Open(ctx, opts.MetadataURL)
+	if err != nil {
+		return nil, err
+	}
+	cp := &ControlPlane{opts: opts, log: opts.Logger, store: st}
+	cp.verifier = credential.NewVerifier(5*time.Minute, 10000)
+	cp.auth = access.NewAuthenticator(st, cp.verifier, opts.TokenVerifier)
+	var limiter *access.Limiter
+	if opts.RateLimit > 0 {
+		limiter = access.NewLimiter(opts.RateLimit, opts.RateBurst)
+	}
+	cp.gate = access.NewInterceptor(access.InterceptorOptions{
+		Authenticator:  cp.auth,
+		Audit:          st,
+		Limiter:        limiter,
+		Logger:         opts.Logger,
+		TrustForwarded: isLocalPeer,
+	})
+	cp.reconciler = cluster.NewReconciler(st, opts.Provisioner, cluster.ReconcilerOptions{
+		RestEndpoint: opts.RESTEndpoint, Interval: opts.ReconcileInterval, Logger: opts.Logger,
+	})
+
+	guard := access.NewGuard(bindingSource{st})
+	kc := kafka.NewClusters(st.Clusters(), opts.KafkaAdmin)
+	services := struct {
+		operation            *operation.Service
+		organization         *organization.Service
+		environment          *environment.Service
+		cluster              *cluster.Service
+		topic                *topic.Service
+		acl                  *acl.Service
+		clientQuota          *clientquota.Service
+		serviceAccount       *serviceaccount.Service
+		user                 *user.Service
+		apiKey               *apikey.Service
+		roleBinding          *rolebinding.Service
+		identityProvider     *identityprovider.Service
+		identityPool         *identitypool.Service
+		certificateAuthority *certificateauthority.Service
+		certificatePool      *certificatepool.Service
+		audit                *audit.Service
+	}{
+		operation.New(guard, st.Operations()),
+		organization.New(guard, st.Organizations()),
+		environment.New(guard, st.Environments()),
+		cluster.New(guard, st.Clusters(), st.Environments(), st, cp.reconciler),
+		topic.New(guard, kc),
+		acl.New(guard, kc, st),
+		clientquota.New(guard, st.ClientQuotas(), kc, st),
+		serviceaccount.New(guard, st.ServiceAccounts()),
+		user.New(guard, st.Users()),
+		apikey.New(guard, st.APIKeys(), st, st.Clusters(), cp.verifier, *opts.HashParams),
+		rolebinding.New(guard, st.RoleBindings(), st),
+		identityprovider.New(guard, st.IdentityProviders()),
+		identitypool.New(guard, st.IdentityPools(), st.IdentityProviders()),
+		certificateauthority.New(guard, st.CertificateAuthorities()),
+		certificatepool.New(guard, st.CertificatePools(), st.CertificateAuthorities(), st.Clusters()),
+		audit.New(guard, st),
+	}
+	cp.register = func(s grpc.ServiceRegistrar) {
+		pb.RegisterOperationServiceServer(s, services.operation)
+		pb.RegisterOrganizationServiceServer(s, services.organization)
+		pb.RegisterEnvironmentServiceServer(s, services.environment)
+		pb.RegisterClusterServiceServer(s, services.cluster)
+		pb.RegisterTopicServiceServer(s, services.topic)
+		pb.RegisterAclServiceServer(s, services.acl)
+		pb.RegisterClientQuotaServiceServer(s, services.clientQuota)
+		pb.RegisterServiceAccountServiceServer(s, services.serviceAccount)
+		pb.RegisterUserServiceServer(s, services.user)
+		pb.RegisterApiKeyServiceServer(s, services.apiKey)
+		pb.RegisterRoleBindingServiceServer(s, services.roleBinding)
+		pb.RegisterIdentityProviderServiceServer(s, services.identityProvider)
+		pb.RegisterIdentityPoolServiceServer(s, services.identityPool)
+		pb.RegisterCertificateAuthorityServiceServer(s, services.certificateAuthority)
+		pb.RegisterCertificatePoolServiceServer(s, services.certificatePool)
+		pb.RegisterAuditEventServiceServer(s, services.audit)
+	}
+
+	if err := cp.startLocal(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// bindingSource reads role bindings for the authorization guard.
+type bindingSource struct{ st *store.Store }
+
+func (b bindingSource) BindingsOf(ctx context.Context, org, principal string) ([]authz.Binding, error) {
+	rbs, err := b.st.RoleBindings().ListAll(ctx, org, store.Query{Filters: []store.Filter{store.Eq("principal", principal)}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authz.Binding, len(rbs))
+	for i, rb := range rbs {
+		out[i] = authz.Binding{Principal: rb.Principal, RoleName: rb.RoleName, CRNPattern: rb.CRNPattern}
+	}
+	return out, nil
+}
+
+// NewGRPCServer returns a gRPC server with every service registered behind
+// the gate (authentication from metadata `authorization`, rate limits,
+// audit, errors from the catalogue).
+func (cp *ControlPlane) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(cp.gate.Unary),
+		grpc.MaxRecvMsgSize(4 << 20),
+	}, opts...)
+	s := grpc.NewServer(opts...)
+	cp.register(s)
+	return s
+}
+
+// ServeGRPC serves the gRPC API on lis until ctx ends, then stops
+// gracefully (at most 5s).
+func (cp *ControlPlane) ServeGRPC(ctx context.Context, lis net.Listener) error {
+	s := cp.NewGRPCServer()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("grpc server: %w", err)
+	case <-ctx.Done():
+	}
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		s.Stop()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("grpc server: %w", err)
+	}
+	return nil
+}
+
+// localNetwork names the in-process connection; its peer is trusted to
+// forward the REST caller's address.
+const localNetwork = "bufconn"
+
+func isLocalPeer(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	return ok && p.Addr != nil && p.Addr.Network() == localNetwork
+}
+
+func (cp *ControlPlane) startLocal() error {
+	cp.localLis = bufconn.Listen(1 << 20)
+	cp.local = cp.NewGRPCServer()
+	cp.localDone = make(chan struct{})
+	go func() {
+		defer close(cp.localDone)
+		_ = cp.local.Serve(cp.localLis)
+	}()
+	conn, err := grpc.NewClient("passthrough:///affluent-controlplane",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return cp.localLis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	)
+	if err != nil {
+		cp.local.Stop()
+		<-cp.localDone
+		return fmt.Errorf("in-process grpc connection: %w", err)
+	}
+	cp.localConn = conn
+	return nil
+}
+
+// Conn is an in-process connection to the control plane, for the REST
+// gateway (gateway.New). It stays valid until Close.
+func (cp *ControlPlane) Conn() *grpc.ClientConn { return cp.localConn }
+
+// Run reconciles clusters until ctx ends.
+func (cp *ControlPlane) Run(ctx context.Context) error { return cp.reconciler.Run(ctx) }
+
+// Store is the metadata store (for tests and tools).
+func (cp *ControlPlane) Store() *store.Store { return cp.store }
+
+// Close stops the in-process server and closes the store.
+func (cp *ControlPlane) Close() error {
+	var err error
+	cp.closeOnce.Do(func() {
+		cp.localConn.Close()
+		cp.local.Stop()
+		<-cp.localDone
+		err = cp.store.Close()
+	})
+	return err
+}
