@@ -7,68 +7,45 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/affluent-io/affluent/dataplane/broker"
-	"github.com/affluent-io/affluent/dataplane/groups"
-	"github.com/affluent-io/affluent/dataplane/storage/tiered"
+	"github.com/affluent-io/affluent/internal/app"
+	"github.com/affluent-io/affluent/internal/config"
 )
 
-const (
-	benchCluster = "lkc-bench"
-	benchUser    = "bench-key"
-	benchPass    = "bench-secret"
-)
-
-// benchAuth accepts the one benchmark credential, so the SASL path clients
-// take in production is part of what is measured.
-type benchAuth struct{}
-
-func (benchAuth) AuthenticatePlain(_ context.Context, user, pass string) (broker.Principal, error) {
-	if user != benchUser || pass != benchPass {
-		return broker.Principal{}, broker.ErrInvalidCredentials
-	}
-	return broker.Principal{Name: "User:" + user, Cluster: benchCluster}, nil
-}
-
-// serveAffluent starts an Affluent broker with durable storage in dataDir
-// (fsync'd file:// objects, SQLite metadata): the embedded stores of
-// `affluent dev`.
+// serveAffluent runs the whole platform as `affluent dev` does (control
+// plane, gateway and broker on the embedded durable stores: fsync'd file://
+// objects, SQLite) with its data in dataDir, and describes where it serves.
 func serveAffluent(ctx context.Context, dataDir string) (stop func(), line string, err error) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg, err := tiered.DirConfig(dataDir)
-	if err != nil {
-		return nil, "", err
+	var cfg config.Config
+	cfg.SetDefaults()
+	cfg.Storage.DataDir = dataDir
+	cfg.Log.Level = "error"
+	// Measure the API, not the per-principal rate limiter.
+	cfg.HTTP.RateLimit = -1
+	listeners := make([]net.Listener, 3)
+	for i := range listeners {
+		if listeners[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, "", err
+		}
 	}
-	cfg.Logger = logger
-	store, err := tiered.Open(ctx, cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	coord := groups.NewCoordinator(store, groups.Options{Logger: logger, InitialRebalanceDelay: -1})
-	b, err := broker.New(broker.Config{
-		Logger: logger, Catalog: store, Log: store, Groups: coord, Authenticator: benchAuth{},
-	})
-	if err != nil {
-		coord.Close()
-		_ = store.Close()
-		return nil, "", err
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		coord.Close()
-		_ = store.Close()
-		return nil, "", err
-	}
-	served := make(chan struct{})
-	serveCtx, cancel := context.WithCancel(ctx)
+	ready := make(chan *app.Process, 1)
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
 	go func() {
-		defer close(served)
-		_ = b.Serve(serveCtx, lis)
+		done <- app.Run(ctx, app.Options{
+			Config: cfg, Dev: true,
+			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+			HTTPListener: listeners[0], GRPCListener: listeners[1], KafkaListener: listeners[2],
+			Ready: func(p *app.Process) { ready <- p },
+		})
 	}()
-	stop = func() {
+	select {
+	case p := <-ready:
+		c := p.Credentials
+		stop = func() { cancel(); <-done }
+		return stop, fmt.Sprintf("kafka=%s user=%s pass=%s rest=%s cloud_key=%s cloud_secret=%s env=%s",
+			c.BootstrapServers, c.KafkaAPIKey, c.KafkaAPISecret, c.RESTEndpoint, c.CloudAPIKey, c.CloudAPISecret, c.EnvironmentID), nil
+	case err := <-done:
 		cancel()
-		<-served
-		coord.Close()
-		_ = store.Close()
+		return nil, "", fmt.Errorf("affluent stopped before serving: %w", err)
 	}
-	return stop, fmt.Sprintf("kafka=%s user=%s pass=%s", lis.Addr(), benchUser, benchPass), nil
 }

@@ -66,7 +66,7 @@ func runAll(ctx context.Context, opts options, limits Limits) ([]Result, error) 
 			return nil
 		}
 		for _, sc := range scs {
-			if opts.only != "" && !strings.Contains(sc.Name, opts.only) {
+			if opts.only != "" && !strings.Contains(sc.Name, opts.only) || sc.AffluentOnly && name != "affluent" {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "  %s: %s…\n", name, sc.Name)
@@ -93,7 +93,9 @@ func runAll(ctx context.Context, opts options, limits Limits) ([]Result, error) 
 		}
 		r := Result{Scenario: sc.Name, Unit: sc.Unit, HigherIsBetter: sc.HigherIsBetter, Systems: map[string]Measurement{}}
 		for _, name := range systems {
-			r.Systems[name] = bySystem[name][sc.Name]
+			if m, ok := bySystem[name][sc.Name]; ok {
+				r.Systems[name] = m
+			}
 		}
 		ours, peer := r.Systems["affluent"].Value, r.Systems["kfake"].Value
 		if peer > 0 {
@@ -120,12 +122,15 @@ func (r *Report) Markdown() string {
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, res := range r.Results {
 		ours, peer := res.Systems["affluent"], res.Systems["kfake"]
-		limit, vsLimit := "", ""
+		limit, vsLimit, peerCell, vsPeer := "", "", "n/a", "n/a"
 		if res.Limit > 0 {
 			limit, vsLimit = fmt.Sprintf("%.2f", res.Limit), fmt.Sprintf("%.2f×", res.VsLimit)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f%s | %.2f%s | %s | %.2f× | %s | %d / %d |\n",
-			res.Scenario, res.Unit, ours.Value, extras(ours), peer.Value, extras(peer), limit, res.VsPeer, vsLimit,
+		if _, ok := res.Systems["kfake"]; ok {
+			peerCell, vsPeer = fmt.Sprintf("%.2f%s", peer.Value, extras(peer)), fmt.Sprintf("%.2f×", res.VsPeer)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f%s | %s | %s | %s | %s | %d / %d |\n",
+			res.Scenario, res.Unit, ours.Value, extras(ours), peerCell, limit, vsPeer, vsLimit,
 			ours.Samples, peer.Samples)
 	}
 	return b.String()
@@ -136,7 +141,7 @@ func extras(m Measurement) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib"} {
+	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib", "rss_per_tenant_kib", "requests_per_s", "create_p99_ms", "get_p99_ms", "list_p99_ms"} {
 		if v, ok := m.Extra[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.1f", strings.TrimSuffix(strings.TrimSuffix(k, "_ms"), "_mib"), v))
 		}

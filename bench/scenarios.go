@@ -41,6 +41,9 @@ type Scenario struct {
 	HigherIsBetter bool
 	// Limit is the machine limit this figure is compared with, if any.
 	Limit func(Limits) float64
+	// AffluentOnly marks scenarios of the control plane, which the peer
+	// does not have.
+	AffluentOnly bool
 	// Run measures the scenario against sys; prior holds this system's
 	// earlier results (for rates derived from a measured maximum).
 	Run func(ctx context.Context, env *runEnv) (Measurement, error)
@@ -123,6 +126,22 @@ func scenarios(opts options) []Scenario {
 				}
 				m.Extra["broker_rss_mib"] = float64(rss) / (1 << 20)
 				return m, nil
+			},
+		},
+		{
+			Name: "serverless cluster create → RUNNING p99 (idle tenants, 1 topic each)", Unit: "ms", AffluentOnly: true,
+			Run: func(ctx context.Context, env *runEnv) (Measurement, error) {
+				n := 1000
+				if opts.quick {
+					n = 200
+				}
+				return idleTenants(ctx, env, n)
+			},
+		},
+		{
+			Name: "control plane REST p99, 50 concurrent clients (create/get/list)", Unit: "ms", AffluentOnly: true,
+			Run: func(ctx context.Context, env *runEnv) (Measurement, error) {
+				return restLatency(ctx, env, d)
 			},
 		},
 	}

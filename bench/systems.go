@@ -27,6 +27,9 @@ type System struct {
 	Addr, PprofAddr string
 	// User and Pass are SASL/PLAIN credentials when the system requires them.
 	User, Pass string
+	// REST, CloudKey, CloudSecret and Env reach the control plane, for
+	// systems that have one.
+	REST, CloudKey, CloudSecret, Env string
 
 	cmd *exec.Cmd
 }
@@ -65,6 +68,14 @@ func startSystem(ctx context.Context, name, dataDir string) (*System, error) {
 						s.User = v
 					case "pass":
 						s.Pass = v
+					case "rest":
+						s.REST = v
+					case "cloud_key":
+						s.CloudKey = v
+					case "cloud_secret":
+						s.CloudSecret = v
+					case "env":
+						s.Env = v
 					}
 				}
 				ready <- nil

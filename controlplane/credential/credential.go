@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/singleflight"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,10 @@ type Verifier struct {
 
 	mu      sync.Mutex // guards entries
 	entries map[cacheKey]cacheEntry
+
+	// inflight lets concurrent first uses of one credential share a single
+	// argon2 computation instead of each paying it (and its memory).
+	inflight singleflight.Group
 }
 
 type cacheKey struct {
@@ -167,8 +172,12 @@ func (v *Verifier) Check(keyID, secret, encodedHash string) bool {
 	if ok && e.encodedHash == encodedHash && now.Before(e.expires) {
 		return true
 	}
-	match, err := Verify(encodedHash, secret)
-	if err != nil || !match {
+	flightKey := keyID + "\x00" + string(k.secret[:]) + "\x00" + encodedHash
+	res, _, _ := v.inflight.Do(flightKey, func() (any, error) {
+		match, err := Verify(encodedHash, secret)
+		return err == nil && match, nil
+	})
+	if !res.(bool) {
 		return false
 	}
 	v.mu.Lock()

@@ -58,9 +58,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		// One writer at a time is SQLite's rule; a few connections let
-		// readers proceed beside it (WAL).
-		db.SetMaxOpenConns(4)
+		// One writer at a time is SQLite's rule. Several connections make
+		// writers collide inside SQLite, whose busy handler then sleeps for
+		// up to 100ms per retry: under 50 concurrent API clients that took
+		// p99 to seconds. One connection queues them in Go instead, where
+		// each statement takes about a millisecond.
+		db.SetMaxOpenConns(1)
 		s = &Store{db: db, dialect: sqliteDialect{}}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		db, err := sql.Open("pgx", url)

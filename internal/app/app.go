@@ -151,6 +151,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 			DataDropper:     dropper,
 			KafkaAdmin:      admins,
 			RESTEndpoint:    "http://" + p.HTTPAddr,
+			RateLimit:       cfg.HTTP.RateLimit,
+			RateBurst:       cfg.HTTP.RateBurst,
 			Logger:          log.With("component", "controlplane"),
 		})
 		if err != nil {

@@ -53,6 +53,10 @@ type Log struct {
 // HTTP is the address of health, metrics and (with the gateway role) the REST API.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// RateLimit is each API principal's requests per second (0: the
+	// default of 50; negative: no limit) and RateBurst its burst.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
 }
 
 // GRPC is the address of the control plane's gRPC API.
@@ -96,6 +100,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn or error")
 	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "log format: text or json")
 	fs.StringVar(&c.HTTP.Addr, "http-addr", c.HTTP.Addr, "HTTP address for REST, /healthz, /readyz and /metrics")
+	fs.Float64Var(&c.HTTP.RateLimit, "api-rate-limit", c.HTTP.RateLimit, "API requests per second per principal (0: default 50; negative: unlimited)")
+	fs.IntVar(&c.HTTP.RateBurst, "api-rate-burst", c.HTTP.RateBurst, "API request burst per principal (0: default 100)")
 	fs.StringVar(&c.GRPC.Addr, "grpc-addr", c.GRPC.Addr, "gRPC address of the control-plane API")
 	fs.StringVar(&c.Kafka.Addr, "kafka-addr", c.Kafka.Addr, "Kafka listener address (SASL_PLAINTEXT)")
 	fs.StringVar(&c.Kafka.AdvertisedAddr, "kafka-advertised-addr", c.Kafka.AdvertisedAddr, "Kafka address given to clients (default: the listener address)")
@@ -199,6 +205,9 @@ func (c *Config) Validate() error {
 		if err := validateAddr(c.Kafka.AdvertisedAddr); err != nil {
 			errs = append(errs, fmt.Errorf("kafka advertised addr %q: %w", c.Kafka.AdvertisedAddr, err))
 		}
+	}
+	if c.HTTP.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("api rate burst %d: must not be negative", c.HTTP.RateBurst))
 	}
 	if c.Storage.DataDir == "" {
 		errs = append(errs, errors.New("data dir must not be empty"))
