@@ -16,6 +16,12 @@ package broker
 // closes the connection (as Kafka does: the producer then refreshes its
 // metadata). Topics using message.timestamp.type=LogAppendTime get the
 // append time back.
+//
+// ApiVersions advertises Produce from v0 although v0-2 (message formats 0
+// and 1) are refused, as Kafka 4 does (KAFKA-18659): librdkafka before the
+// fix of confluentinc/librdkafka#4956 (Debian's 2.0.2, kcat and
+// confluent-kafka-python among its users) sends gzip, snappy and lz4 batches
+// uncompressed to a broker whose Produce range does not include v0.
 
 import (
 	"context"
@@ -32,7 +38,7 @@ import (
 const apiProduce = 0
 
 func init() {
-	register(api{key: apiProduce, minVersion: 3, maxVersion: 11, lane: laneProduce, handle: (*Broker).handleProduce})
+	register(api{key: apiProduce, minVersion: 3, maxVersion: 11, advertiseV0: true, lane: laneProduce, handle: (*Broker).handleProduce})
 }
 
 const msgTransactionsUnsupported = "transactions are not supported yet"

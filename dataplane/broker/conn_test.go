@@ -28,10 +28,33 @@ func TestApiVersionsAdvertisesRegisteredRanges(t *testing.T) {
 		}
 		for _, k := range resp.ApiKeys {
 			a := apis[k.ApiKey]
-			if k.MinVersion != a.minVersion || k.MaxVersion != a.maxVersion {
-				t.Errorf("v%d: key %d advertised %d..%d, registered %d..%d", version, k.ApiKey, k.MinVersion, k.MaxVersion, a.minVersion, a.maxVersion)
+			wantMin := a.minVersion
+			if a.advertiseV0 {
+				wantMin = 0
+			}
+			if k.MinVersion != wantMin || k.MaxVersion != a.maxVersion {
+				t.Errorf("v%d: key %d advertised %d..%d, registered %d..%d (advertised from v0: %v)", version, k.ApiKey, k.MinVersion, k.MaxVersion, a.minVersion, a.maxVersion, a.advertiseV0)
 			}
 		}
+	}
+}
+
+// librdkafka before confluentinc/librdkafka#4956 was fixed (Debian's 2.0.2:
+// kcat, confluent-kafka-python) compresses a batch only if the broker's
+// Produce range includes v0; else it silently sends it uncompressed. Kafka 4
+// advertises Produce from v0 and refuses v0-2 (KAFKA-18659); so do we.
+func TestApiVersionsAdvertisesProduceFromV0(t *testing.T) {
+	tb := startTestBroker(t, nil)
+	rc := dialRaw(t, tb.addr)
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version, req.ClientSoftwareName, req.ClientSoftwareVersion = 3, "raw-test", "1.0"
+	resp := rc.roundTrip(req).(*kmsg.ApiVersionsResponse)
+	i := slices.IndexFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == apiProduce })
+	if i < 0 || resp.ApiKeys[i].MinVersion != 0 || resp.ApiKeys[i].MaxVersion != apis[apiProduce].maxVersion {
+		t.Fatalf("Produce advertised as %+v, want v0..v%d", resp.ApiKeys[max(i, 0)], apis[apiProduce].maxVersion)
+	}
+	if apis[apiProduce].minVersion != 3 {
+		t.Fatalf("Produce accepted from v%d, want v3 (message format 2 only)", apis[apiProduce].minVersion)
 	}
 }
 

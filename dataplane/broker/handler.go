@@ -43,7 +43,12 @@ type api struct {
 	lane       lane
 	// preAuth APIs may be used before the connection has authenticated.
 	preAuth bool
-	handle  handlerFunc
+	// advertiseV0 makes ApiVersions advertise v0 as the lowest version,
+	// though requests below minVersion are still refused. Clients send the
+	// highest version both sides know, so only a client checking for v0
+	// notices (see Produce).
+	advertiseV0 bool
+	handle      handlerFunc
 }
 
 // apis holds every API a handler file registered in its init; it is
@@ -71,12 +76,15 @@ func register(a api) {
 }
 
 // advertisedAPIs returns the registered version ranges sorted by key, as
-// ApiVersions answers them.
+// ApiVersions answers them: from v0 for APIs with advertiseV0.
 func advertisedAPIs() []kmsg.ApiVersionsResponseApiKey {
 	keys := make([]kmsg.ApiVersionsResponseApiKey, 0, len(apis))
 	for _, a := range apis {
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.minVersion, a.maxVersion
+		if a.advertiseV0 {
+			k.MinVersion = 0
+		}
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(x, y kmsg.ApiVersionsResponseApiKey) int { return int(x.ApiKey) - int(y.ApiKey) })
