@@ -70,6 +70,11 @@ func runAll(ctx context.Context, opts options, limits Limits) ([]Result, error) 
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "  %s: %s…\n", name, sc.Name)
+			if sc.Fresh {
+				if err := env.restart(ctx); err != nil {
+					return nil, fmt.Errorf("%s: restart before %s: %w", name, sc.Name, err)
+				}
+			}
 			var m Measurement
 			err := profileScenario(ctx, opts, env.sys, sc.Name, func() error {
 				var err error
@@ -141,7 +146,7 @@ func extras(m Measurement) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib", "rss_per_tenant_kib", "requests_per_s", "create_p99_ms", "get_p99_ms", "list_p99_ms"} {
+	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib", "rss_per_tenant_kib", "heap_per_tenant_kib", "requests_per_s", "create_p99_ms", "get_p99_ms", "list_p99_ms"} {
 		if v, ok := m.Extra[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.1f", strings.TrimSuffix(strings.TrimSuffix(k, "_ms"), "_mib"), v))
 		}

@@ -41,6 +41,9 @@ type Scenario struct {
 	HigherIsBetter bool
 	// Limit is the machine limit this figure is compared with, if any.
 	Limit func(Limits) float64
+	// Fresh restarts the system (same data) before the scenario: a cold
+	// cache, and no memory freed by earlier scenarios to blur figures.
+	Fresh bool
 	// AffluentOnly marks scenarios of the control plane, which the peer
 	// does not have.
 	AffluentOnly bool
@@ -90,11 +93,8 @@ func scenarios(opts options) []Scenario {
 		},
 		{
 			Name: "consume throughput from the beginning (after restart)", Unit: "MiB/s", HigherIsBetter: true,
-			Limit: func(l Limits) float64 { return l.LoopbackMBps },
+			Limit: func(l Limits) float64 { return l.LoopbackMBps }, Fresh: true,
 			Run: func(ctx context.Context, env *runEnv) (Measurement, error) {
-				if err := env.restart(ctx); err != nil {
-					return Measurement{}, err
-				}
 				return consumeThroughput(ctx, env, "bench-produce")
 			},
 		},
@@ -129,7 +129,7 @@ func scenarios(opts options) []Scenario {
 			},
 		},
 		{
-			Name: "serverless cluster create → RUNNING p99 (idle tenants, 1 topic each)", Unit: "ms", AffluentOnly: true,
+			Name: "serverless cluster create → RUNNING p99 (idle tenants, 1 topic each)", Unit: "ms", AffluentOnly: true, Fresh: true,
 			Run: func(ctx context.Context, env *runEnv) (Measurement, error) {
 				n := 1000
 				if opts.quick {

@@ -130,6 +130,28 @@ func (s *System) RSSBytes() (int64, error) {
 	return 0, errors.New("no VmRSS in /proc status")
 }
 
+// HeapInuseAfterGC forces a garbage collection in the child and returns
+// the bytes its heap then holds (live objects and fragmentation).
+func (s *System) HeapInuseAfterGC(ctx context.Context) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.PprofAddr+"/debug/pprof/heap?gc=1&debug=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "# HeapInuse = "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no HeapInuse in the heap profile of %s", s.Name)
+}
+
 // Client returns a franz-go client of the system with opts added.
 func (s *System) Client(opts ...kgo.Opt) (*kgo.Client, error) {
 	base := []kgo.Opt{kgo.SeedBrokers(s.Addr)}

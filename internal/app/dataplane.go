@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -141,21 +142,41 @@ func (a kafkaAuthenticator) AuthenticatePlain(ctx context.Context, user, pass st
 	return broker.Principal{Name: principal, Cluster: cluster}, nil
 }
 
+// adminIdleTimeout is how long a cluster's admin client may sit unused
+// before it is closed: admin calls come in bursts (an apply, a console
+// page), and an idle tenant should cost the broker no connection.
+const adminIdleTimeout = 5 * time.Second
+
 // clusterAdmins hands the control plane one Kafka admin client per cluster,
-// connected to the broker with the internal credential.
+// connected to the broker with the internal credential, and closes those
+// left idle.
 type clusterAdmins struct {
 	addr     string
 	internal internalCredential
 
-	mu      sync.Mutex // guards clients
-	clients map[string]*kgo.Client
+	mu      sync.Mutex // guards clients and sweeping
+	clients map[string]*adminClient
+	// sweeping is set while a goroutine closes idle clients; it exits
+	// when none is left, and close waits for it.
+	sweeping bool
+	swept    sync.WaitGroup
+	closed   bool
+}
+
+type adminClient struct {
+	kgo      *kgo.Client
+	lastUsed time.Time
 }
 
 func (c *clusterAdmins) For(_ context.Context, clusterID string) (*kadm.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("admin clients closed")
+	}
 	if cl, ok := c.clients[clusterID]; ok {
-		return kadm.NewClient(cl), nil
+		cl.lastUsed = time.Now()
+		return kadm.NewClient(cl.kgo), nil
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.addr),
@@ -165,17 +186,53 @@ func (c *clusterAdmins) For(_ context.Context, clusterID string) (*kadm.Client, 
 		return nil, fmt.Errorf("admin client for %s: %w", clusterID, err)
 	}
 	if c.clients == nil {
-		c.clients = map[string]*kgo.Client{}
+		c.clients = map[string]*adminClient{}
 	}
-	c.clients[clusterID] = cl
+	c.clients[clusterID] = &adminClient{kgo: cl, lastUsed: time.Now()}
+	if !c.sweeping {
+		c.sweeping = true
+		c.swept.Add(1)
+		go c.sweep()
+	}
 	return kadm.NewClient(cl), nil
+}
+
+// sweep closes clients idle for adminIdleTimeout until none is left. A
+// client in use while being closed fails its call, which the API reports
+// as retriable; the timeout makes that rare.
+func (c *clusterAdmins) sweep() {
+	defer c.swept.Done()
+	for {
+		time.Sleep(adminIdleTimeout / 2)
+		c.mu.Lock()
+		var idle []*kgo.Client
+		for id, cl := range c.clients {
+			if c.closed || time.Since(cl.lastUsed) > adminIdleTimeout {
+				idle = append(idle, cl.kgo)
+				delete(c.clients, id)
+			}
+		}
+		done := len(c.clients) == 0
+		if done {
+			c.sweeping = false
+		}
+		c.mu.Unlock()
+		for _, cl := range idle {
+			cl.Close()
+		}
+		if done {
+			return
+		}
+	}
 }
 
 func (c *clusterAdmins) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, cl := range c.clients {
-		cl.Close()
+	c.closed = true
+	for id, cl := range c.clients {
+		cl.kgo.Close()
+		delete(c.clients, id)
 	}
-	c.clients = nil
+	c.mu.Unlock()
+	c.swept.Wait()
 }
