@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -9,15 +8,23 @@ import (
 	"github.com/affluent-io/affluent/internal/version"
 )
 
-func newVersionCommand() *cobra.Command {
+// versionInfo is what `affluent version -o json` prints.
+type versionInfo struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
+}
+
+func newVersionCommand(a *cliApp) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of this binary",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the version of this binary",
+		Example: "  affluent version\n  affluent version -o json | jq -r .version",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "affluent %s (commit %s, %s %s/%s)\n",
-				version.Version, version.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			return nil
+			v := versionInfo{Version: version.Version, Commit: version.Commit, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			return a.printer(cmd).message(v, "affluent %s (commit %s, %s %s)", v.Version, v.Commit, v.Go, v.Platform)
 		},
 	}
 }

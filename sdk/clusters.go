@@ -1,0 +1,52 @@
+package sdk
+
+import (
+	"context"
+	"iter"
+
+	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
+)
+
+// ClusterFilter narrows ListClusters; zero fields do not filter.
+type ClusterFilter struct {
+	// Phase is PROVISIONING, RUNNING, FAILED or DELETING.
+	Phase string
+}
+
+// CreateCluster asks for a cluster in environment env. It returns the
+// cluster in phase PROVISIONING; WaitClusterRunning waits until it serves.
+func (c *Client) CreateCluster(ctx context.Context, env string, cluster *Cluster, opts ...CallOption) (*Cluster, error) {
+	s := applyCall(opts)
+	resp, err := c.clusters.CreateCluster(ctx, &pb.CreateClusterRequest{Environment: env, Cluster: cluster, RequestId: s.requestID})
+	return resp.GetCluster(), err
+}
+
+// GetCluster reads cluster id (lkc-…) of environment env.
+func (c *Client) GetCluster(ctx context.Context, env, id string) (*Cluster, error) {
+	resp, err := c.clusters.GetCluster(ctx, &pb.GetClusterRequest{Environment: env, Id: id})
+	return resp.GetCluster(), err
+}
+
+// ListClusters iterates over the clusters of environment env.
+func (c *Client) ListClusters(ctx context.Context, env string, f ClusterFilter) iter.Seq2[*Cluster, error] {
+	return pages(func(token string) ([]*Cluster, string, error) {
+		resp, err := c.clusters.ListClusters(ctx, &pb.ListClustersRequest{Environment: env, PageSize: c.pageSize, PageToken: token, Phase: f.Phase})
+		return resp.GetClusters(), resp.GetNextPageToken(), err
+	})
+}
+
+// UpdateCluster changes cluster.Id of environment env: the fields named by
+// paths (display_name, spec.plan, spec.limits or one of its fields), or
+// without paths every updatable field that is set.
+func (c *Client) UpdateCluster(ctx context.Context, env string, cluster *Cluster, paths ...string) (*Cluster, error) {
+	resp, err := c.clusters.UpdateCluster(ctx, &pb.UpdateClusterRequest{Environment: env, Id: cluster.GetId(), Cluster: cluster, UpdateMask: updateMask(paths)})
+	return resp.GetCluster(), err
+}
+
+// DeleteCluster starts deleting a cluster and returns it in phase DELETING;
+// WaitClusterDeleted waits until it is gone.
+func (c *Client) DeleteCluster(ctx context.Context, env, id string, opts ...CallOption) (*Cluster, error) {
+	s := applyCall(opts)
+	resp, err := c.clusters.DeleteCluster(ctx, &pb.DeleteClusterRequest{Environment: env, Id: id, Etag: s.etag})
+	return resp.GetCluster(), err
+}
