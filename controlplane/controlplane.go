@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
@@ -28,9 +30,12 @@ import (
 	"github.com/affluent-io/affluent/controlplane/identitypool"
 	"github.com/affluent-io/affluent/controlplane/identityprovider"
 	"github.com/affluent-io/affluent/controlplane/kafka"
+	"github.com/affluent-io/affluent/controlplane/oauth"
 	"github.com/affluent-io/affluent/controlplane/operation"
 	"github.com/affluent-io/affluent/controlplane/organization"
+	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/rolebinding"
+	"github.com/affluent-io/affluent/controlplane/scramcredential"
 	"github.com/affluent-io/affluent/controlplane/serviceaccount"
 	"github.com/affluent-io/affluent/controlplane/store"
 	"github.com/affluent-io/affluent/controlplane/topic"
@@ -52,8 +57,19 @@ type Options struct {
 	KafkaAdmin kafka.Admin
 	// RESTEndpoint is the REST base URL clusters report (status.rest_endpoint).
 	RESTEndpoint string
-	// TokenVerifier checks bearer tokens; nil refuses them.
+	// TokenVerifier checks bearer tokens of the API; nil means the OAuth
+	// service's (see OAuthIssuer), or refusing them when there is none.
 	TokenVerifier access.TokenVerifier
+	// OAuthIssuer is the iss of the OAuth tokens the control plane issues,
+	// the base URL of the REST API (default RESTEndpoint; no tokens when
+	// both are empty).
+	OAuthIssuer string
+	// TokenLifetime (default 1h) and KeyRotation (default 24h) are the
+	// OAuth service's; see oauth.Options.
+	TokenLifetime time.Duration
+	KeyRotation   time.Duration
+	// Metrics registers the control plane's metrics (nil: unexported).
+	Metrics prometheus.Registerer
 	// RateLimit is each principal's requests per second (default 50) and
 	// RateBurst its burst (default 100); a negative RateLimit disables limits.
 	RateLimit float64
@@ -78,6 +94,9 @@ type ControlPlane struct {
 	gate       *access.Interceptor
 	reconciler *cluster.Reconciler
 	register   func(grpc.ServiceRegistrar)
+	tokens     *oauth.Service // nil without an issuer
+	audit      *auditQueue    // audit events from outside RPCs
+	caRoots    caRoots
 
 	// local serves the in-process connection the REST gateway uses.
 	local     *grpc.Server
@@ -112,6 +131,21 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 	}
 	cp := &ControlPlane{opts: opts, log: opts.Logger, store: st}
 	cp.verifier = credential.NewVerifier(5*time.Minute, 10000)
+	cp.audit = &auditQueue{events: make(chan func(context.Context) (resource.AuditEvent, bool), 256), store: st, log: opts.Logger}
+	if issuer := cmp.Or(opts.OAuthIssuer, opts.RESTEndpoint); issuer != "" {
+		clients := func(ctx context.Context, key, secret string) (resource.APIKey, error) {
+			return cp.auth.VerifyAPIKey(ctx, key, secret)
+		}
+		cp.tokens, err = oauth.New(st, clients, oauth.Options{Issuer: issuer, TokenLifetime: opts.TokenLifetime,
+			KeyRotation: opts.KeyRotation, Logger: opts.Logger, Metrics: opts.Metrics})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if opts.TokenVerifier == nil {
+			opts.TokenVerifier = restTokens{cp}
+		}
+	}
 	cp.auth = access.NewAuthenticator(st, cp.verifier, opts.TokenVerifier)
 	var limiter *access.Limiter
 	if opts.RateLimit > 0 {
@@ -146,6 +180,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		identityPool         *identitypool.Service
 		certificateAuthority *certificateauthority.Service
 		certificatePool      *certificatepool.Service
+		scramCredential      *scramcredential.Service
 		audit                *audit.Service
 	}{
 		operation.New(guard, st.Operations()),
@@ -163,6 +198,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		identitypool.New(guard, st.IdentityPools(), st.IdentityProviders()),
 		certificateauthority.New(guard, st.CertificateAuthorities()),
 		certificatepool.New(guard, st.CertificatePools(), st.CertificateAuthorities(), st.Clusters()),
+		scramcredential.New(guard, kc),
 		audit.New(guard, st),
 	}
 	cp.register = func(s grpc.ServiceRegistrar) {
@@ -181,6 +217,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		pb.RegisterIdentityPoolServiceServer(s, services.identityPool)
 		pb.RegisterCertificateAuthorityServiceServer(s, services.certificateAuthority)
 		pb.RegisterCertificatePoolServiceServer(s, services.certificatePool)
+		pb.RegisterScramCredentialServiceServer(s, services.scramCredential)
 		pb.RegisterAuditEventServiceServer(s, services.audit)
 	}
 
@@ -277,8 +314,17 @@ func (cp *ControlPlane) startLocal() error {
 // gateway (gateway.New). It stays valid until Close.
 func (cp *ControlPlane) Conn() *grpc.ClientConn { return cp.localConn }
 
-// Run reconciles clusters until ctx ends.
-func (cp *ControlPlane) Run(ctx context.Context) error { return cp.reconciler.Run(ctx) }
+// Run reconciles clusters, rotates OAuth signing keys and writes the audit
+// events of outside RPCs until ctx ends.
+func (cp *ControlPlane) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { cp.audit.run(ctx) })
+	if cp.tokens != nil {
+		wg.Go(func() { _ = cp.tokens.Run(ctx) })
+	}
+	return cp.reconciler.Run(ctx)
+}
 
 // Store is the metadata store (for tests and tools).
 func (cp *ControlPlane) Store() *store.Store { return cp.store }

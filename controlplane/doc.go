@@ -15,6 +15,11 @@
 //   - store: persistence, SQLite and PostgreSQL over shared migrations.
 //   - apierr: the catalogue of errors users see; validate: every input rule.
 //   - credential: API key secrets (argon2id) and the verification cache.
+//   - oauth: the OAuth authorization server (client credentials grant,
+//     rotating ES256 signing keys, JWKS) and the bearer token verifier, own
+//     tokens and external OIDC providers' through identity pools.
+//   - filter: the CEL filters of identity and certificate pools.
+//   - scramcredential: SCRAM users of a cluster, over its brokers' Admin API.
 //   - one package per service (environment, cluster, topic, …), each a
 //     service.go and a mapper.go.
 //   - cluster also holds the reconciler and the Provisioner interface;
@@ -38,6 +43,9 @@
 //	gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Logger: log})
 //	gw.Mount(mux)                   // /v1/… and /openapi.json
 //
-// Brokers authenticate SASL/PLAIN with VerifyKafkaKey and may authorize with
-// KafkaPolicy.
+// Brokers authenticate SASL/PLAIN with VerifyKafkaKey, SASL/OAUTHBEARER with
+// VerifyKafkaToken and mTLS with AuthenticateKafkaCertificate, report
+// failures with RecordKafkaAuthFailure (audit log), and may authorize with
+// KafkaPolicy. The gateway serves /oauth2/token and the .well-known
+// documents with IssueToken, JWKS and OAuthIssuer (credentials.go).
 package controlplane

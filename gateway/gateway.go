@@ -43,6 +43,12 @@ type Options struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
 	// call the API, for a web portal; "*" allows any. Empty: no CORS.
 	CORSOrigins []string
+	// Tokens, when set, serves POST /oauth2/token, GET /.well-known/jwks.json
+	// and GET /.well-known/openid-configuration.
+	Tokens TokenIssuer
+	// TokenRequestsPerSecond bounds token requests per caller address
+	// (default 20, burst twice that); negative disables the limit.
+	TokenRequestsPerSecond float64
 }
 
 // Gateway is the REST API: grpc-gateway over the control plane's gRPC
@@ -50,11 +56,12 @@ type Options struct {
 // JSON errors from the catalogue. Authentication, rate limits and
 // authorization are the control plane's, so REST and gRPC behave alike.
 type Gateway struct {
-	opts    Options
-	log     *slog.Logger
-	api     *runtime.ServeMux
-	openapi []byte
-	handler http.Handler
+	opts         Options
+	log          *slog.Logger
+	api          *runtime.ServeMux
+	openapi      []byte
+	handler      http.Handler
+	tokenLimiter *access.Limiter // nil: unlimited
 }
 
 // New returns the gateway; ctx bounds nothing but the registration.
@@ -69,6 +76,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	g := &Gateway{opts: opts, log: opts.Logger}
+	if opts.TokenRequestsPerSecond == 0 {
+		opts.TokenRequestsPerSecond = tokenRequestsPerSecond
+	}
+	g.tokenLimiter = newTokenLimiter(opts.TokenRequestsPerSecond, max(int(2*opts.TokenRequestsPerSecond), tokenRequestBurst))
 	g.api = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -93,6 +104,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", g.limitBody(g.api))
 	mux.HandleFunc("GET /openapi.json", g.serveOpenAPI)
+	g.mountOAuth(mux)
 	g.handler = g.withRequestID(g.withAccessLog(g.withCORS(mux)))
 	return g, nil
 }
@@ -115,6 +127,7 @@ func registerAll(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientCon
 		pb.RegisterIdentityPoolServiceHandlerClient(ctx, mux, pb.NewIdentityPoolServiceClient(conn)),
 		pb.RegisterCertificateAuthorityServiceHandlerClient(ctx, mux, pb.NewCertificateAuthorityServiceClient(conn)),
 		pb.RegisterCertificatePoolServiceHandlerClient(ctx, mux, pb.NewCertificatePoolServiceClient(conn)),
+		pb.RegisterScramCredentialServiceHandlerClient(ctx, mux, pb.NewScramCredentialServiceClient(conn)),
 		pb.RegisterAuditEventServiceHandlerClient(ctx, mux, pb.NewAuditEventServiceClient(conn)),
 	}
 	if err := errors.Join(regs...); err != nil {
@@ -123,13 +136,19 @@ func registerAll(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientCon
 	return nil
 }
 
-// ServeHTTP serves /v1/… and /openapi.json.
+// ServeHTTP serves /v1/…, /openapi.json and, with Tokens, the OAuth
+// endpoints.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
 
-// Mount registers the gateway's paths on mux: /v1/ and GET /openapi.json.
+// Mount registers the gateway's paths on mux: /v1/, GET /openapi.json and,
+// with Tokens, /oauth2/token and /.well-known/….
 func (g *Gateway) Mount(mux *http.ServeMux) {
 	mux.Handle("/v1/", g)
 	mux.Handle("GET /openapi.json", g)
+	if g.opts.Tokens != nil {
+		mux.Handle(tokenPath, g)
+		mux.Handle("/.well-known/", g)
+	}
 }
 
 // incomingHeader forwards only what the control plane reads: credentials

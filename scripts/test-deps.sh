@@ -27,4 +27,13 @@ if ! "$tools_dir/terraform" version 2>/dev/null | grep -q "v1.5.7"; then
   echo "test-deps: building terraform 1.5.7 into $tools_dir"
   GOBIN="$tools_dir" GOFLAGS=-mod=mod go install github.com/hashicorp/terraform@v1.5.7
 fi
+# versitygw, the S3 server of the storage tests (internal/testutil/s3.go),
+# built once from the Go module proxy.
+# Its --version says nothing useful when built so; a stamp file records it.
+versitygw_version=v1.8.0
+if [ ! -x "$tools_dir/versitygw" ] || [ "$(cat "$tools_dir/versitygw.version" 2>/dev/null)" != "$versitygw_version" ]; then
+  echo "test-deps: building versitygw $versitygw_version into $tools_dir"
+  GOBIN="$tools_dir" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+  echo "$versitygw_version" > "$tools_dir/versitygw.version"
+fi
 echo "test-deps: ok"

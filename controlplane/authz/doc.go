@@ -33,5 +33,6 @@ func RolesMarkdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s<br>%s |\n", r.Name, strings.Join(r.BindTo, ", "), r.Description, grants)
 	}
+	b.WriteString(kafkaMarkdown())
 	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/affluent-io/affluent/controlplane/access"
 	"github.com/affluent-io/affluent/controlplane/authz"
+	"github.com/affluent-io/affluent/controlplane/filter"
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/rpc"
 	"github.com/affluent-io/affluent/controlplane/store"
@@ -48,6 +49,15 @@ var mask = rpc.Mask{
 	OutputOnly: append([]string{"certificate_authority", "principal"}, rpc.CommonOutputOnly...),
 }
 
+// validateFilter checks the filter is a CEL condition on the certificate,
+// as brokers' certificate authentication evaluates it.
+func validateFilter(r *validate.Report, expr string) {
+	r.Filter("certificate_pool.filter", expr)
+	if err := filter.ForCertificate().CheckBool(expr); expr != "" && len(expr) <= validate.MaxFilter && err != nil {
+		r.Add("certificate_pool.filter", "%v", err)
+	}
+}
+
 // parent authorizes action on crn and checks the CA exists.
 func (s *Service) parent(ctx context.Context, caID string, action authz.Action, crn func(org string) authz.CRN) (access.Caller, error) {
 	caller, err := s.guard.Caller(ctx)
@@ -79,7 +89,7 @@ func (s *Service) CreateCertificatePool(ctx context.Context, req *pb.CreateCerti
 	r.DisplayName("certificate_pool.display_name", in.GetDisplayName(), true)
 	r.Description("certificate_pool.description", in.GetDescription())
 	r.OneOf("certificate_pool.external_identifier", in.GetExternalIdentifier(), true, identifiers...)
-	r.Filter("certificate_pool.filter", in.GetFilter())
+	validateFilter(&r, in.GetFilter())
 	if in.GetCluster() != "" {
 		r.ID("certificate_pool.cluster", in.GetCluster(), resource.PrefixCluster)
 	}
@@ -202,7 +212,7 @@ func (s *Service) UpdateCertificatePool(ctx context.Context, req *pb.UpdateCerti
 			r.OneOf("certificate_pool.external_identifier", in.GetExternalIdentifier(), true, identifiers...)
 			p.ExternalIdentifier = in.GetExternalIdentifier()
 		case "filter":
-			r.Filter("certificate_pool.filter", in.GetFilter())
+			validateFilter(&r, in.GetFilter())
 			p.Filter = in.GetFilter()
 		case "cluster":
 			if in.GetCluster() != "" {

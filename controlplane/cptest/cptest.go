@@ -9,6 +9,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -142,6 +144,12 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 	if opts.RateLimit == 0 {
 		opts.RateLimit, opts.RateBurst = 1000, 1000
 	}
+	// The gateway's address is the token issuer: listen first.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatalf("listen: %v", err)
+	}
 	fk := NewFakeKafka()
 	var admin kafka.Admin = fk
 	if opts.KafkaAdmin != nil {
@@ -152,7 +160,7 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 		SharedBootstrap:   SharedBootstrap,
 		DataDropper:       fk,
 		KafkaAdmin:        admin,
-		RESTEndpoint:      "http://127.0.0.1:8080",
+		RESTEndpoint:      "http://" + lis.Addr().String(),
 		RateLimit:         opts.RateLimit,
 		RateBurst:         opts.RateBurst,
 		HashParams:        &FastHash,
@@ -161,6 +169,7 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 	})
 	if err != nil {
 		cancel()
+		lis.Close()
 		t.Fatalf("open control plane: %v", err)
 	}
 	done := make(chan struct{})
@@ -173,6 +182,8 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 	t.Cleanup(func() {
 		if srv != nil {
 			srv.Close()
+		} else {
+			_ = lis.Close()
 		}
 		cancel()
 		<-done
@@ -185,11 +196,12 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 	}
 	env.Boot = boot
 	if !opts.NoGateway {
-		gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Logger: log})
+		gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Logger: log, Tokens: cp})
 		if err != nil {
 			t.Fatalf("gateway: %v", err)
 		}
-		srv = httptest.NewServer(gw)
+		srv = &httptest.Server{Listener: lis, Config: &http.Server{Handler: gw}}
+		srv.Start()
 		env.BaseURL = srv.URL
 	}
 	return env

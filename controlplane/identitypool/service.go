@@ -7,6 +7,7 @@ import (
 
 	"github.com/affluent-io/affluent/controlplane/access"
 	"github.com/affluent-io/affluent/controlplane/authz"
+	"github.com/affluent-io/affluent/controlplane/filter"
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/rpc"
 	"github.com/affluent-io/affluent/controlplane/store"
@@ -43,6 +44,17 @@ var mask = rpc.Mask{
 func validateClaim(r *validate.Report, claim string) {
 	if r.Required("identity_pool.identity_claim", claim) && len(claim) > 256 {
 		r.Add("identity_pool.identity_claim", "at most 256 characters")
+	} else if err := filter.ForClaims().CheckString(claim); claim != "" && err != nil {
+		r.Add("identity_pool.identity_claim", "%v", err)
+	}
+}
+
+// validateFilter checks the filter is a CEL condition on claims, as the
+// token verifier evaluates it.
+func validateFilter(r *validate.Report, expr string) {
+	r.Filter("identity_pool.filter", expr)
+	if err := filter.ForClaims().CheckBool(expr); expr != "" && len(expr) <= validate.MaxFilter && err != nil {
+		r.Add("identity_pool.filter", "%v", err)
 	}
 }
 
@@ -68,7 +80,7 @@ func (s *Service) CreateIdentityPool(ctx context.Context, req *pb.CreateIdentity
 	r.DisplayName("identity_pool.display_name", in.GetDisplayName(), true)
 	r.Description("identity_pool.description", in.GetDescription())
 	validateClaim(&r, in.GetIdentityClaim())
-	r.Filter("identity_pool.filter", in.GetFilter())
+	validateFilter(&r, in.GetFilter())
 	r.RequestID("request_id", req.GetRequestId())
 	if err := r.Err(); err != nil {
 		return nil, err
@@ -182,7 +194,7 @@ func (s *Service) UpdateIdentityPool(ctx context.Context, req *pb.UpdateIdentity
 			validateClaim(&r, in.GetIdentityClaim())
 			p.IdentityClaim = in.GetIdentityClaim()
 		case "filter":
-			r.Filter("identity_pool.filter", in.GetFilter())
+			validateFilter(&r, in.GetFilter())
 			p.Filter = in.GetFilter()
 		}
 	}

@@ -17,6 +17,11 @@ package broker
 // metadata). Topics using message.timestamp.type=LogAppendTime get the
 // append time back.
 //
+// Authorization: WRITE on each topic, else TOPIC_AUTHORIZATION_FAILED for
+// its partitions before anything about the topic is looked up; a
+// transactional produce needs WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition).
+//
 // ApiVersions advertises Produce from v0 although v0-2 (message formats 0
 // and 1) are refused, as Kafka 4 does (KAFKA-18659): librdkafka before the
 // fix of confluentinc/librdkafka#4956 (Debian's 2.0.2, kcat and
@@ -32,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -51,6 +57,9 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	var code int16
 	var msg string
 	switch {
+	case req.TransactionID != nil && *req.TransactionID != "" &&
+		!b.allowed(ctx, r, acl.ResourceTransactionalID, *req.TransactionID, acl.OpWrite):
+		code = kerr.TransactionalIDAuthorizationFailed.Code
 	case req.TransactionID != nil && *req.TransactionID != "":
 		code, msg = kerr.InvalidTxnState.Code, msgTransactionsUnsupported
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
@@ -65,7 +74,12 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		topic, topicErr := b.lookupTopic(ctx, r, topics, rt.Topic)
+		writable := code == 0 && b.allowed(ctx, r, acl.ResourceTopic, rt.Topic, acl.OpWrite)
+		var topic storage.Topic
+		var topicErr error
+		if writable {
+			topic, topicErr = b.lookupTopic(ctx, r, topics, rt.Topic)
+		}
 		for j, rp := range rt.Partitions {
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewProduceResponseTopicPartition()
@@ -73,6 +87,9 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 			switch {
 			case code != 0:
 				sp.ErrorCode, sp.ErrorMessage = code, errMessage(msg)
+				continue
+			case !writable:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
 			case topicErr != nil:
 				sp.ErrorCode = b.storageError(ctx, r, "produce: topic", topicErr)

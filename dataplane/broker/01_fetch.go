@@ -17,6 +17,9 @@ package broker
 // FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full one.
 // There is one replica, so the preferred read replica is always -1, and the
 // leader epoch is 0 (a greater current_leader_epoch is UNKNOWN_LEADER_EPOCH).
+// Each topic needs READ (TOPIC_AUTHORIZATION_FAILED), checked before the
+// topic is looked up by name, and after it is found by id (an unknown id is
+// UNKNOWN_TOPIC_ID whoever asks).
 
 import (
 	"context"
@@ -25,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -100,9 +104,14 @@ func (b *Broker) resolveFetch(ctx context.Context, r *request, req *kmsg.FetchRe
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		var topic storage.Topic
 		var err error
-		if byID {
+		readable := true
+		switch {
+		case byID:
 			topic, err = b.cfg.Catalog.TopicByID(ctx, r.cluster(), rt.TopicID)
-		} else {
+			readable = err != nil || b.allowed(ctx, r, acl.ResourceTopic, topic.Name, acl.OpRead)
+		case !b.allowed(ctx, r, acl.ResourceTopic, rt.Topic, acl.OpRead):
+			readable = false
+		default:
 			topic, err = b.cfg.Catalog.Topic(ctx, r.cluster(), rt.Topic)
 		}
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
@@ -112,6 +121,8 @@ func (b *Broker) resolveFetch(ctx context.Context, r *request, req *kmsg.FetchRe
 			sp.Partition, sp.HighWatermark = rp.Partition, -1
 			sp.RecordBatches = noRecords
 			switch {
+			case !readable:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case err != nil && byID && errorCode(err) == kerr.UnknownTopicOrPartition.Code:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case err != nil:

@@ -10,13 +10,16 @@ package broker
 // timestamp is at or after it (offset -1 when none). -3 before v7 and -4
 // before v8 are UNSUPPORTED_VERSION, other negative timestamps
 // INVALID_REQUEST. The leader epoch is 0; a greater current_leader_epoch is
-// UNKNOWN_LEADER_EPOCH. v0 (old-style offset lists) is not offered.
+// UNKNOWN_LEADER_EPOCH. v0 (old-style offset lists) is not offered. Each
+// topic needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiListOffsets = 2
@@ -47,7 +50,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *request) (kmsg.Respon
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
-			tp, code := b.resolvePartition(ctx, r, memo, "list offsets", rt.Topic, rp.Partition)
+			tp, code := b.authorizedPartition(ctx, r, memo, acl.OpDescribe, "list offsets", rt.Topic, rp.Partition)
 			if code == 0 && req.Version >= 4 {
 				code = leaderEpochError(rp.CurrentLeaderEpoch)
 			}

@@ -12,7 +12,15 @@ package broker
 // auto-creation (off by default) and the request does (v4+; implied
 // before), with the default partition count; invalid names are
 // INVALID_TOPIC_EXCEPTION. Authorized operations (v8+) are reported when
-// asked: everything, until ACLs exist.
+// asked.
+//
+// Authorization, Kafka's: the topic list holds only topics the principal
+// may DESCRIBE; a topic named without DESCRIBE is TOPIC_AUTHORIZATION_FAILED
+// whether it exists or not, one named by id is UNKNOWN_TOPIC_ID when
+// unknown and TOPIC_AUTHORIZATION_FAILED (without its name) when not
+// describable; auto-creation needs CREATE on the cluster or the topic, else
+// TOPIC_AUTHORIZATION_FAILED. Cluster authorized operations need DESCRIBE
+// on the cluster (0 otherwise).
 
 import (
 	"context"
@@ -22,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -41,7 +50,7 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 	resp.ClusterID = kmsg.StringPtr(r.cluster())
 	resp.ControllerID = b.cfg.NodeID
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterAuthorizedOps
+		resp.AuthorizedOperations = b.clusterAuthorizedOps(ctx, r)
 	}
 	replicas := []int32{b.cfg.NodeID}
 
@@ -53,7 +62,9 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 			return nil, fmt.Errorf("list topics of %s: %w", r.cluster(), err)
 		}
 		for _, t := range topics {
-			resp.Topics = append(resp.Topics, b.metadataTopic(t, replicas, req.IncludeTopicAuthorizedOperations))
+			if b.allowed(ctx, r, acl.ResourceTopic, t.Name, acl.OpDescribe) {
+				resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, replicas, req.IncludeTopicAuthorizedOperations))
+			}
 		}
 		return resp, nil
 	}
@@ -71,6 +82,9 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 			t, err = b.metadataTopicByName(ctx, r, req, *rt.Topic)
 		case req.Version >= 10 && rt.TopicID != [16]byte{}:
 			t, err = b.cfg.Catalog.TopicByID(ctx, r.cluster(), rt.TopicID)
+			if err == nil && !b.allowed(ctx, r, acl.ResourceTopic, t.Name, acl.OpDescribe) {
+				t, err = storage.Topic{}, errorf(kerr.TopicAuthorizationFailed.Code, "")
+			}
 		default:
 			st := kmsg.NewMetadataResponseTopic()
 			st.Topic, st.ErrorCode = kmsg.StringPtr(""), kerr.InvalidRequest.Code
@@ -78,7 +92,7 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 			continue
 		}
 		if err == nil {
-			resp.Topics = append(resp.Topics, b.metadataTopic(t, replicas, req.IncludeTopicAuthorizedOperations))
+			resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, replicas, req.IncludeTopicAuthorizedOperations))
 			continue
 		}
 		st := kmsg.NewMetadataResponseTopic()
@@ -103,6 +117,9 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 // metadataTopicByName finds a topic, creating it when auto-creation is
 // allowed by both the broker and the request.
 func (b *Broker) metadataTopicByName(ctx context.Context, r *request, req *kmsg.MetadataRequest, name string) (storage.Topic, error) {
+	if !b.allowed(ctx, r, acl.ResourceTopic, name, acl.OpDescribe) {
+		return storage.Topic{}, errorf(kerr.TopicAuthorizationFailed.Code, "")
+	}
 	t, err := b.cfg.Catalog.Topic(ctx, r.cluster(), name)
 	if errorCode(err) != kerr.UnknownTopicOrPartition.Code {
 		return t, err
@@ -112,6 +129,9 @@ func (b *Broker) metadataTopicByName(ctx context.Context, r *request, req *kmsg.
 	}
 	if !b.cfg.AutoCreateTopics || (req.Version >= 4 && !req.AllowAutoTopicCreation) {
 		return storage.Topic{}, err
+	}
+	if !b.clusterAllowed(ctx, r, acl.OpCreate) && !b.allowed(ctx, r, acl.ResourceTopic, name, acl.OpCreate) {
+		return storage.Topic{}, errorf(kerr.TopicAuthorizationFailed.Code, "")
 	}
 	t, te := b.createTopic(ctx, r, topicSpec{name: name, partitions: -1, replicationFactor: -1}, false)
 	switch {
@@ -124,11 +144,11 @@ func (b *Broker) metadataTopicByName(ctx context.Context, r *request, req *kmsg.
 	return storage.Topic{}, te
 }
 
-func (b *Broker) metadataTopic(t storage.Topic, replicas []int32, includeOps bool) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(ctx context.Context, r *request, t storage.Topic, replicas []int32, includeOps bool) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic, st.TopicID = kmsg.StringPtr(t.Name), t.ID
 	if includeOps {
-		st.AuthorizedOperations = topicAuthorizedOps
+		st.AuthorizedOperations = b.authorizedOps(ctx, r, acl.ResourceTopic, t.Name)
 	}
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, t.Partitions)
 	for i := range st.Partitions {

@@ -2,15 +2,20 @@ package broker
 
 // OffsetCommit: v0-9.
 //
-// Partitions of topics that do not exist in the principal's cluster are
-// UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers; the rest go to the group
-// coordinator, which checks the member and generation and stores the
-// offsets. v10 (topics by id) is not offered yet.
+// Needs READ on the group (GROUP_AUTHORIZATION_FAILED for every partition)
+// and on each topic (TOPIC_AUTHORIZATION_FAILED). Partitions of topics that
+// do not exist in the principal's cluster are UNKNOWN_TOPIC_OR_PARTITION, as
+// Kafka answers; the rest go to the group coordinator, which checks the
+// member and generation and stores the offsets. v10 (topics by id) is not
+// offered yet.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiOffsetCommit = 8
@@ -21,6 +26,20 @@ func init() {
 
 func (b *Broker) handleOffsetCommit(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.OffsetCommitRequest)
+	if !b.allowed(ctx, r, acl.ResourceGroup, req.Group, acl.OpRead) {
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, t := range req.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = t.Topic
+			for _, p := range t.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = p.Partition, kerr.GroupAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil
+	}
 	names := make([]string, len(req.Topics))
 	parts := make([][]int32, len(req.Topics))
 	for i, t := range req.Topics {

@@ -6,12 +6,16 @@ package broker
 // connection. It blocks until the rebalance's join phase completes (up to
 // the rebalance timeout), which holds back only this connection's other
 // group requests (laneGroup). When the connection closes first, the
-// coordinator withdraws the join and no response is sent.
+// coordinator withdraws the join and no response is sent. Needs READ on the
+// group (GROUP_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiJoinGroup = 11
@@ -21,7 +25,13 @@ func init() {
 }
 
 func (b *Broker) handleJoinGroup(ctx context.Context, r *request) (kmsg.Response, error) {
-	resp := b.cfg.Groups.JoinGroup(ctx, r.cluster(), clientInfo(r), r.body.(*kmsg.JoinGroupRequest))
+	req := r.body.(*kmsg.JoinGroupRequest)
+	if !b.allowed(ctx, r, acl.ResourceGroup, req.Group, acl.OpRead) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.MemberID = kerr.GroupAuthorizationFailed.Code, req.MemberID
+		return resp, nil
+	}
+	resp := b.cfg.Groups.JoinGroup(ctx, r.cluster(), clientInfo(r), req)
 	if err := ctx.Err(); err != nil {
 		return nil, err // the connection is closing; the join was withdrawn
 	}

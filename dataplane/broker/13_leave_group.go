@@ -2,12 +2,16 @@ package broker
 
 // LeaveGroup: v0-5 (batches of members, static members, from v3).
 //
-// Handed to the group coordinator.
+// Handed to the group coordinator. Needs READ on the group
+// (GROUP_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiLeaveGroup = 13
@@ -17,5 +21,11 @@ func init() {
 }
 
 func (b *Broker) handleLeaveGroup(ctx context.Context, r *request) (kmsg.Response, error) {
-	return b.cfg.Groups.LeaveGroup(ctx, r.cluster(), r.body.(*kmsg.LeaveGroupRequest)), nil
+	req := r.body.(*kmsg.LeaveGroupRequest)
+	if !b.allowed(ctx, r, acl.ResourceGroup, req.Group, acl.OpRead) {
+		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
+	return b.cfg.Groups.LeaveGroup(ctx, r.cluster(), req), nil
 }

@@ -4,11 +4,15 @@ package broker
 //
 // Handed to the group coordinator: the leader hands in the assignment, every
 // member waits for its own. Like JoinGroup it may wait a rebalance out.
+// Needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiSyncGroup = 14
@@ -18,5 +22,11 @@ func init() {
 }
 
 func (b *Broker) handleSyncGroup(ctx context.Context, r *request) (kmsg.Response, error) {
-	return b.cfg.Groups.SyncGroup(ctx, r.cluster(), r.body.(*kmsg.SyncGroupRequest)), nil
+	req := r.body.(*kmsg.SyncGroupRequest)
+	if !b.allowed(ctx, r, acl.ResourceGroup, req.Group, acl.OpRead) {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
+	return b.cfg.Groups.SyncGroup(ctx, r.cluster(), req), nil
 }

@@ -3,13 +3,17 @@ package broker
 // DescribeGroups: v0-5.
 //
 // Handed to the group coordinator, which describes groups of the
-// principal's cluster; the broker fills in authorized operations (v3+) when
-// asked: everything, until ACLs exist.
+// principal's cluster; each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED,
+// before anything is looked up). The broker fills in the authorized
+// operations (v3+) when asked.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiDescribeGroups = 15
@@ -20,13 +24,32 @@ func init() {
 
 func (b *Broker) handleDescribeGroups(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.DescribeGroupsRequest)
-	resp := b.cfg.Groups.DescribeGroups(ctx, r.cluster(), req)
-	if req.IncludeAuthorizedOperations {
-		for i := range resp.Groups {
-			if resp.Groups[i].ErrorCode == 0 {
-				resp.Groups[i].AuthorizedOperations = groupAuthorizedOps
-			}
+	allowed := *req
+	allowed.Groups = nil
+	for _, g := range req.Groups {
+		if b.allowed(ctx, r, acl.ResourceGroup, g, acl.OpDescribe) {
+			allowed.Groups = append(allowed.Groups, g)
 		}
+	}
+	described := map[string]kmsg.DescribeGroupsResponseGroup{}
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	if len(allowed.Groups) > 0 {
+		resp = b.cfg.Groups.DescribeGroups(ctx, r.cluster(), &allowed)
+		for _, g := range resp.Groups {
+			described[g.Group] = g
+		}
+	}
+	resp.Groups = resp.Groups[:0]
+	for _, name := range req.Groups {
+		g, ok := described[name]
+		switch {
+		case !ok:
+			g = kmsg.NewDescribeGroupsResponseGroup()
+			g.Group, g.ErrorCode = name, kerr.GroupAuthorizationFailed.Code
+		case req.IncludeAuthorizedOperations && g.ErrorCode == 0:
+			g.AuthorizedOperations = b.authorizedOps(ctx, r, acl.ResourceGroup, name)
+		}
+		resp.Groups = append(resp.Groups, g)
 	}
 	return resp, nil
 }

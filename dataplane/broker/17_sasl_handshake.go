@@ -2,13 +2,17 @@ package broker
 
 // SaslHandshake: v0-1.
 //
-// Chooses the SASL mechanism of a connection; only PLAIN for now. After a v1
-// handshake the client authenticates with SaslAuthenticate requests; after a
-// v0 handshake it sends the bare SASL token (no Kafka header) and gets a bare
-// answer (conn.go, sasl.go). A handshake when one already happened is
-// ILLEGAL_SASL_STATE (re-authentication, KIP-368, is not offered), and an
-// unknown mechanism UNSUPPORTED_SASL_MECHANISM; both close the connection,
-// as Kafka does.
+// Chooses the SASL mechanism of a connection among those the broker offers
+// (PLAIN; SCRAM-SHA-256 and SCRAM-SHA-512 with a ScramStore; OAUTHBEARER
+// with a TokenAuthenticator). After a v1 handshake the client authenticates
+// with SaslAuthenticate requests; after a v0 handshake it sends bare SASL
+// tokens (no Kafka header) and gets bare answers (conn.go, sasl.go).
+//
+// On an authenticated connection, a v1 handshake of the same mechanism
+// starts a re-authentication (KIP-368) when the session has a lifetime and
+// the client authenticated with SaslAuthenticate v1+. Any other handshake
+// after the first is ILLEGAL_SASL_STATE, and an unknown mechanism
+// UNSUPPORTED_SASL_MECHANISM; both close the connection, as Kafka does.
 
 import (
 	"context"
@@ -27,13 +31,15 @@ func init() {
 func (b *Broker) handleSASLHandshake(_ context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.SASLHandshakeRequest)
 	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
-	resp.SupportedMechanisms = supportedMechanisms
+	resp.SupportedMechanisms = b.mechanisms
 	c := r.conn
 	switch {
+	case c.canReauthenticate(req.Mechanism, req.Version):
+		c.reauth, c.stage = true, saslAwaitAuthenticate
 	case c.stage != saslStart:
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		r.closeAfterResponse = true
-	case !slices.Contains(supportedMechanisms, req.Mechanism):
+	case !slices.Contains(b.mechanisms, req.Mechanism):
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		r.closeAfterResponse = true
 	case req.Version == 0:

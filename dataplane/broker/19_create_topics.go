@@ -13,6 +13,11 @@ package broker
 // without creating. From v5 the response carries the partition count,
 // replication factor (1: one replica is all there is) and every config with
 // its source; from v7 the topic id.
+//
+// Each topic needs CREATE on the cluster or on the topic
+// (TOPIC_AUTHORIZATION_FAILED, before any other check but duplicates); the
+// configs of a created topic are answered only with DESCRIBE_CONFIGS on it
+// (else the config error is TOPIC_AUTHORIZATION_FAILED), as Kafka does.
 
 import (
 	"context"
@@ -23,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -49,6 +55,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) (kmsg.Respo
 		count[rt.Topic]++
 	}
 	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, len(req.Topics))
+	clusterCreate := b.clusterAllowed(ctx, r, acl.OpCreate)
 	for i, rt := range req.Topics {
 		st := &resp.Topics[i]
 		*st = kmsg.NewCreateTopicsResponseTopic()
@@ -56,6 +63,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) (kmsg.Respo
 		if count[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = errMessage("the request names topic " + rt.Topic + " more than once")
+			continue
+		}
+		if !clusterCreate && !b.allowed(ctx, r, acl.ResourceTopic, rt.Topic, acl.OpCreate) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
 		spec := topicSpec{
@@ -75,6 +86,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) (kmsg.Respo
 		}
 		st.TopicID = t.ID
 		st.NumPartitions, st.ReplicationFactor = t.Partitions, 1
+		if !b.allowed(ctx, r, acl.ResourceTopic, rt.Topic, acl.OpDescribeConfigs) {
+			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			continue
+		}
 		for _, e := range topicConfigEntries(t.Configs) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.Source = e.name, kmsg.StringPtr(e.value), int8(e.source)

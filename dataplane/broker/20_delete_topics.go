@@ -7,12 +7,18 @@ package broker
 // UNKNOWN_TOPIC_OR_PARTITION, an unknown id UNKNOWN_TOPIC_ID. The data goes
 // asynchronously (storage). Committed group offsets of the topic are left to
 // the group coordinator's own expiry.
+//
+// Each topic needs DELETE (TOPIC_AUTHORIZATION_FAILED, whether it exists or
+// not); one named by id also DESCRIBE, without which its name is not
+// answered.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiDeleteTopics = 20
@@ -50,8 +56,18 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Respo
 				}
 				break
 			}
+			if !b.allowed(ctx, r, acl.ResourceTopic, t.Name, acl.OpDescribe) {
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				break
+			}
 			st.Topic = kmsg.StringPtr(t.Name)
+			if !b.allowed(ctx, r, acl.ResourceTopic, t.Name, acl.OpDelete) {
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				break
+			}
 			st.ErrorCode = b.deleteTopic(ctx, r, t.Name)
+		case !b.allowed(ctx, r, acl.ResourceTopic, *rt.Topic, acl.OpDelete):
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		default:
 			t, err := b.cfg.Catalog.Topic(ctx, r.cluster(), *rt.Topic)
 			if err != nil {

@@ -5,13 +5,16 @@ package broker
 // Advances each partition's log start offset to the given offset (-1: the
 // high watermark) and answers the new low watermark. An offset beyond the
 // high watermark, or below -1, is OFFSET_OUT_OF_RANGE; one below the log
-// start offset changes nothing.
+// start offset changes nothing. Each topic needs DELETE
+// (TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiDeleteRecords = 21
@@ -34,7 +37,7 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, r *request) (kmsg.Resp
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
-			tp, code := b.resolvePartition(ctx, r, memo, "delete records", rt.Topic, rp.Partition)
+			tp, code := b.authorizedPartition(ctx, r, memo, acl.OpDelete, "delete records", rt.Topic, rp.Partition)
 			switch {
 			case code != 0:
 				sp.ErrorCode = code

@@ -7,7 +7,9 @@ package broker
 // gets a fresh id, which Kafka allows for non-transactional producers.
 // A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 // which clients treat as fatal rather than retrying, until transactions
-// exist.
+// exist; without WRITE on the transactional id the answer is the same.
+// Idempotent producers need IDEMPOTENT_WRITE on the cluster or WRITE on some
+// topic (Kafka 3's rule), else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -28,6 +30,10 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *request) (kmsg.Res
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil && *req.TransactionalID != "" {
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
+	if !b.idempotentWriteAllowed(ctx, r) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
 	id, err := b.cfg.Log.AllocateProducerID(ctx)

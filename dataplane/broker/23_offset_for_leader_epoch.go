@@ -5,12 +5,15 @@ package broker
 // Consumers use it to detect log truncation after a leader change. The only
 // leader epoch is 0, so epoch 0 ends at the high watermark; any other epoch
 // is unknown and answered, as Kafka does, with epoch -1 and end offset -1.
-// A current_leader_epoch above 0 (v2+) is UNKNOWN_LEADER_EPOCH.
+// A current_leader_epoch above 0 (v2+) is UNKNOWN_LEADER_EPOCH. Each topic
+// needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiOffsetForLeaderEpoch = 23
@@ -33,7 +36,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, r *request) (km
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
-			tp, code := b.resolvePartition(ctx, r, memo, "offset for leader epoch", rt.Topic, rp.Partition)
+			tp, code := b.authorizedPartition(ctx, r, memo, acl.OpDescribe, "offset for leader epoch", rt.Topic, rp.Partition)
 			if code == 0 && req.Version >= 2 {
 				code = leaderEpochError(rp.CurrentLeaderEpoch)
 			}

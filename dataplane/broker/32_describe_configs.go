@@ -9,7 +9,10 @@ package broker
 // name; config types and documentation (v3+) are given, documentation only
 // when asked. Brokers (this node id, or "" for cluster-wide defaults): the
 // broker's configs, all read-only. Unknown topics are
-// UNKNOWN_TOPIC_OR_PARTITION, other resource types INVALID_REQUEST.
+// UNKNOWN_TOPIC_OR_PARTITION, other resource types INVALID_REQUEST. A topic
+// needs DESCRIBE_CONFIGS on it (TOPIC_AUTHORIZATION_FAILED, whether it
+// exists or not), a broker DESCRIBE_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -18,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiDescribeConfigs = 32
@@ -38,8 +43,16 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, r *request) (kmsg.Re
 		var ce *codeError
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if !b.allowed(ctx, r, acl.ResourceTopic, rr.ResourceName, acl.OpDescribeConfigs) {
+				ce = errorf(kerr.TopicAuthorizationFailed.Code, "")
+				break
+			}
 			ce = b.describeTopicConfigs(ctx, r, req, rr.ResourceName, wanted, sr)
 		case kmsg.ConfigResourceTypeBroker:
+			if !b.clusterAllowed(ctx, r, acl.OpDescribeConfigs) {
+				ce = errorf(kerr.ClusterAuthorizationFailed.Code, "")
+				break
+			}
 			ce = b.describeBrokerConfigs(req, rr.ResourceName, wanted, sr)
 		default:
 			ce = errorf(kerr.InvalidRequest.Code, "describing %s configs is not supported", rr.ResourceType)

@@ -8,13 +8,17 @@ package broker
 // INVALID_CONFIG naming the key, and nothing changes; null values are
 // INVALID_REQUEST. validate_only checks without changing. Broker configs are
 // managed by Affluent and refused with POLICY_VIOLATION; other resource
-// types are INVALID_REQUEST.
+// types are INVALID_REQUEST. A topic needs ALTER_CONFIGS on it
+// (TOPIC_AUTHORIZATION_FAILED), a broker ALTER_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiAlterConfigs = 33
@@ -36,8 +40,16 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *request) (kmsg.Respo
 		var ce *codeError
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if !b.allowed(ctx, r, acl.ResourceTopic, rr.ResourceName, acl.OpAlterConfigs) {
+				ce = errorf(kerr.TopicAuthorizationFailed.Code, "")
+				break
+			}
 			ce = b.replaceTopicConfigs(ctx, r, rr, req.ValidateOnly)
 		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+			if !b.clusterAllowed(ctx, r, acl.OpAlterConfigs) {
+				ce = errorf(kerr.ClusterAuthorizationFailed.Code, "")
+				break
+			}
 			ce = errorf(kerr.PolicyViolation.Code, msgBrokerConfigsReadOnly)
 		default:
 			ce = errorf(kerr.InvalidRequest.Code, "altering %s configs is not supported", rr.ResourceType)

@@ -7,13 +7,16 @@ package broker
 // are never removed) and within the per-topic maximum; explicit replica
 // assignments are INVALID_REQUEST (the broker places partitions); the same
 // topic twice in a request is INVALID_REQUEST for each; validate_only checks
-// without changing anything.
+// without changing anything. Each topic needs ALTER
+// (TOPIC_AUTHORIZATION_FAILED, whether it exists or not).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiCreatePartitions = 37
@@ -36,6 +39,10 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, r *request) (kmsg.R
 		st.Topic = rt.Topic
 		if count[rt.Topic] > 1 {
 			st.ErrorCode, st.ErrorMessage = kerr.InvalidRequest.Code, errMessage("the request names topic "+rt.Topic+" more than once")
+			continue
+		}
+		if !b.allowed(ctx, r, acl.ResourceTopic, rt.Topic, acl.OpAlter) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
 		if ce := b.createPartitions(ctx, r, rt, req.ValidateOnly); ce != nil {

@@ -8,7 +8,9 @@ package broker
 // nothing changes); the same key twice in one resource, an unknown
 // operation or a null value to SET is INVALID_REQUEST. validate_only checks
 // without changing. Broker configs are refused with POLICY_VIOLATION, other
-// resource types with INVALID_REQUEST.
+// resource types with INVALID_REQUEST. A topic needs ALTER_CONFIGS on it
+// (TOPIC_AUTHORIZATION_FAILED), a broker ALTER_CONFIGS on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiIncrementalAlterConfigs = 44
@@ -36,8 +40,16 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *request) 
 		var ce *codeError
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if !b.allowed(ctx, r, acl.ResourceTopic, rr.ResourceName, acl.OpAlterConfigs) {
+				ce = errorf(kerr.TopicAuthorizationFailed.Code, "")
+				break
+			}
 			ce = b.alterTopicConfigs(ctx, r, rr, req.ValidateOnly)
 		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+			if !b.clusterAllowed(ctx, r, acl.OpAlterConfigs) {
+				ce = errorf(kerr.ClusterAuthorizationFailed.Code, "")
+				break
+			}
 			ce = errorf(kerr.PolicyViolation.Code, msgBrokerConfigsReadOnly)
 		default:
 			ce = errorf(kerr.InvalidRequest.Code, "altering %s configs is not supported", rr.ResourceType)

@@ -2,15 +2,19 @@ package broker
 
 // OffsetDelete: v0.
 //
-// Partitions of topics that do not exist in the principal's cluster are
-// UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers; the group coordinator
-// deletes the others' committed offsets (GROUP_SUBSCRIBED_TO_TOPIC when the
-// group still consumes them).
+// Needs DELETE on the group (GROUP_AUTHORIZATION_FAILED) and READ on each
+// topic (TOPIC_AUTHORIZATION_FAILED). Partitions of topics that do not
+// exist in the principal's cluster are UNKNOWN_TOPIC_OR_PARTITION, as Kafka
+// answers; the group coordinator deletes the others' committed offsets
+// (GROUP_SUBSCRIBED_TO_TOPIC when the group still consumes them).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiOffsetDelete = 47
@@ -21,6 +25,11 @@ func init() {
 
 func (b *Broker) handleOffsetDelete(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.OffsetDeleteRequest)
+	if !b.allowed(ctx, r, acl.ResourceGroup, req.Group, acl.OpDelete) {
+		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	names := make([]string, len(req.Topics))
 	parts := make([][]int32, len(req.Topics))
 	for i, t := range req.Topics {

@@ -3,7 +3,8 @@ package broker
 // DescribeCluster: v0-1.
 //
 // The principal's cluster id, this broker as the only broker and as the
-// controller, and (when asked) the cluster operations it may perform.
+// controller, and (when asked) the cluster operations it may perform, which
+// need DESCRIBE on the cluster (0 otherwise, as Kafka answers).
 // Describing controllers (endpoint type 2, v1) is UNSUPPORTED_ENDPOINT_TYPE:
 // brokers are all there is.
 
@@ -22,7 +23,7 @@ func init() {
 
 const endpointTypeBrokers = 1
 
-func (b *Broker) handleDescribeCluster(_ context.Context, r *request) (kmsg.Response, error) {
+func (b *Broker) handleDescribeCluster(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	if req.Version >= 1 && req.EndpointType != endpointTypeBrokers {
@@ -38,7 +39,7 @@ func (b *Broker) handleDescribeCluster(_ context.Context, r *request) (kmsg.Resp
 	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, ep.host, ep.port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{broker}
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterAuthorizedOps
+		resp.ClusterAuthorizedOperations = b.clusterAuthorizedOps(ctx, r)
 	}
 	return resp, nil
 }

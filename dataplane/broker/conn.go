@@ -39,12 +39,19 @@ type conn struct {
 	// broker has no configured address.
 	local endpoint
 
+	// lis is the listener that accepted the connection (nil: plain SASL).
+	lis *listener
+
 	// SASL state and identity: see the type comment for who owns them.
 	stage         saslStage
 	mechanism     string
 	authenticated bool
 	principal     Principal
 	authDeadline  time.Time // when an unauthenticated connection is closed
+	exchange      *saslExchange
+	authVersion   int16     // SaslAuthenticate version of the last authentication
+	reauth        bool      // a re-authentication (KIP-368) is in progress
+	sessionExpiry time.Time // zero: the session does not expire
 
 	cancel   context.CancelFunc // stops handlers and closes nc
 	handlers sync.WaitGroup     // running handler goroutines
@@ -88,6 +95,13 @@ var errLastResponse = errors.New("connection closed after its last response")
 func (c *conn) serve(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
 	defer c.cancel()
+	if c.lis != nil && c.lis.TLS != nil {
+		if err := c.startTLS(ctx); err != nil {
+			c.log.Debug("kafka connection closed", "reason", err)
+			_ = c.nc.Close()
+			return
+		}
+	}
 	// Closing the socket is what unblocks a read or write in progress.
 	stopClosing := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
 	defer stopClosing()
@@ -143,6 +157,9 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 			return err
 		}
 		a := apis[req.key] // decodeRequest accepts registered keys only
+		if c.sessionExpired(req.key) {
+			return errSessionExpired
+		}
 		if err := c.admit(a); err != nil {
 			return err
 		}
@@ -420,8 +437,12 @@ func (b *Broker) notePanic(v any) {
 
 // advertised is the address clients are told to use for this broker.
 func (c *conn) advertised() endpoint {
-	if c.b.advertised != nil {
-		return *c.b.advertised
+	if c.lis == nil {
+		if c.b.advertised != nil {
+			return *c.b.advertised
+		}
+	} else if c.lis.advertised != nil {
+		return *c.lis.advertised
 	}
 	return c.local
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/groups"
 )
 
@@ -27,9 +28,6 @@ type GroupCoordinator interface {
 
 var _ GroupCoordinator = (*groups.Coordinator)(nil)
 
-// Group operations for authorized-operations bitfields.
-var groupAuthorizedOps = opsBits(aclOpRead, aclOpDelete, aclOpDescribe)
-
 // clientInfo identifies the connection of r to the coordinator, the client
 // host written as Kafka does ("/127.0.0.1").
 func clientInfo(r *request) groups.ClientInfo {
@@ -40,10 +38,11 @@ func clientInfo(r *request) groups.ClientInfo {
 	return groups.ClientInfo{ClientID: r.clientID, ClientHost: "/" + host}
 }
 
-// partitionCodes checks that the partitions a group request names exist in
-// the request's cluster, as the broker must before the coordinator sees
+// partitionCodes checks that the principal may READ the topics a group
+// request names (TOPIC_AUTHORIZATION_FAILED) and that their partitions exist
+// in the request's cluster, as the broker must before the coordinator sees
 // them: codes[i][j] is 0 for an existing partition j of topic i, else why
-// not. all reports whether every one exists.
+// not. all reports whether every one passed.
 func (b *Broker) partitionCodes(ctx context.Context, r *request, topics []string, partitions [][]int32) (codes [][]int16, all bool) {
 	memo := make(map[string]topicLookup)
 	codes = make([][]int16, len(topics))
@@ -51,7 +50,7 @@ func (b *Broker) partitionCodes(ctx context.Context, r *request, topics []string
 	for i, topic := range topics {
 		codes[i] = make([]int16, len(partitions[i]))
 		for j, p := range partitions[i] {
-			_, codes[i][j] = b.resolvePartition(ctx, r, memo, "group: topic", topic, p)
+			_, codes[i][j] = b.authorizedPartition(ctx, r, memo, acl.OpRead, "group: topic", topic, p)
 			all = all && codes[i][j] == 0
 		}
 	}

@@ -102,6 +102,9 @@ type request struct {
 	// principal is who the connection authenticated as, fixed when the
 	// request was read. Its Cluster scopes everything the handler touches.
 	principal Principal
+	// auth decides what principal may do, loaded on first use by the
+	// handler's goroutine (authorize.go).
+	auth *requestAuth
 	// closeAfterResponse is set by a handler whose response must be the
 	// connection's last (failed authentication).
 	closeAfterResponse bool

@@ -3,6 +3,11 @@
 // answers them from storage (topics and partition logs) and the group
 // coordinator. It keeps no durable state of its own.
 //
+// Authentication (auth.go, sasl.go, tls.go, certauth.go): SASL/PLAIN,
+// SCRAM-SHA-256/512, OAUTHBEARER with re-authentication (KIP-368) on every
+// listener; TLS listeners (SASL_SSL) and mTLS listeners, whose connections
+// authenticate by client certificate (ServeListener).
+//
 // Protocol plumbing (server.go, conn.go, handler.go, sasl.go) is apart from
 // the handlers, one file per Kafka API named after its key (00_produce.go,
 // 01_fetch.go, …). Every handler works inside the cluster (tenant) of the
@@ -18,6 +23,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
@@ -49,6 +56,25 @@ type Config struct {
 	// Groups is the classic group coordinator (*groups.Coordinator).
 	Groups GroupCoordinator
 
+	// ACLs turns authorization on (authorize.go): every request is
+	// authorized against the cluster's Kafka ACLs kept here and the
+	// principal's role bindings, default deny, and the ACL APIs manage
+	// them. Nil: every authenticated principal may do everything in its
+	// own cluster (Kafka without an authorizer), for development and tests.
+	ACLs storage.ACLs
+	// Policies gives principals' role bindings; nil: ACLs alone decide.
+	// It needs ACLs.
+	Policies Policies
+	// SuperUsers are principals allowed everything in the cluster they
+	// connect to, whatever the ACLs (Kafka's super.users).
+	SuperUsers []string
+	// AuthzCacheTTL is how long role bindings and ACLs are used before
+	// being read again: how soon a revocation reaches connected clients.
+	AuthzCacheTTL time.Duration
+	// ClientQuotas stores the client quotas of DescribeClientQuotas and
+	// AlterClientQuotas; nil: those APIs fail.
+	ClientQuotas storage.ClientQuotas
+
 	// Authenticator checks SASL/PLAIN credentials. When nil, Anonymous
 	// must be set.
 	Authenticator Authenticator
@@ -56,6 +82,28 @@ type Config struct {
 	// connection when Authenticator is nil: clients may skip SASL, and
 	// SASL/PLAIN with any credentials authenticates as this principal.
 	Anonymous *Principal
+	// Tokens checks SASL/OAUTHBEARER tokens; OAUTHBEARER is offered when
+	// it is set.
+	Tokens TokenAuthenticator
+	// Scram holds SCRAM credentials; SCRAM-SHA-256 and SCRAM-SHA-512 are
+	// offered, and the Admin API manages them, when it is set.
+	Scram ScramStore
+	// ScramDecoyKey makes the salts of unknown SCRAM users; brokers of a
+	// cell should share it, so that no broker's answer tells who exists.
+	// Default: random per broker.
+	ScramDecoyKey []byte
+	// Certificates authenticates the connections of listeners with
+	// ClientCertificates (mTLS).
+	Certificates CertificateAuthenticator
+	// MaxReauth bounds every session (connections.max.reauth.ms): a client
+	// must re-authenticate within it (KIP-368). Zero: only expiring
+	// credentials (tokens, certificates) bound sessions.
+	MaxReauth time.Duration
+	// OnAuthFailure, when set, is told of every failed authentication
+	// (for the audit log). It must not block.
+	OnAuthFailure func(AuthFailure)
+	// Metrics registers the broker's metrics; nil keeps them unexported.
+	Metrics prometheus.Registerer
 
 	// AutoCreateTopics honours allow_auto_topic_creation in Metadata
 	// requests (auto.create.topics.enable; off by default).
@@ -103,6 +151,9 @@ func (c *Config) SetDefaults() {
 	if c.FailedAuthDelay == 0 {
 		c.FailedAuthDelay = DefaultFailedAuthDelay
 	}
+	if c.AuthzCacheTTL == 0 {
+		c.AuthzCacheTTL = DefaultAuthzCacheTTL
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -125,6 +176,12 @@ func (c *Config) Validate() error {
 	if c.Groups == nil {
 		errs = append(errs, errors.New("groups: required"))
 	}
+	if c.Policies != nil && c.ACLs == nil {
+		errs = append(errs, errors.New("policies: need ACLs, which turn authorization on"))
+	}
+	if c.AuthzCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("authz cache ttl %v: must not be negative", c.AuthzCacheTTL))
+	}
 	if c.Authenticator == nil && c.Anonymous == nil {
 		errs = append(errs, errors.New("authenticator: required unless anonymous access is configured"))
 	}
@@ -143,7 +200,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"auth timeout", c.AuthTimeout}, {"idle timeout", c.IdleTimeout}, {"failed auth delay", c.FailedAuthDelay}} {
+	}{{"auth timeout", c.AuthTimeout}, {"idle timeout", c.IdleTimeout}, {"failed auth delay", c.FailedAuthDelay}, {"max reauth", c.MaxReauth}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
 		}
@@ -160,6 +217,10 @@ type Broker struct {
 	log        *slog.Logger
 	advertised *endpoint // from cfg.AdvertisedAddr; nil means each connection's local address
 
+	// authz decides requests (authorize.go); nil when authorization is
+	// off (no Config.ACLs).
+	authz *authorizer
+
 	mu        sync.Mutex                 // guards serving, nextServe and closed
 	serving   map[int]context.CancelFunc // stops each running Serve
 	nextServe int
@@ -169,6 +230,11 @@ type Broker struct {
 	// onPanic, when set (by tests), sees every panic a connection
 	// recovered from.
 	onPanic func(v any)
+
+	// Authentication, fixed by New (sasl.go).
+	mechanisms    []string // offered by SaslHandshake
+	scramDecoyKey []byte
+	metrics       *authMetrics
 }
 
 // New checks cfg (after filling its defaults) and returns a Broker.
@@ -178,10 +244,14 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
 	b := &Broker{cfg: cfg, log: cfg.Logger, serving: make(map[int]context.CancelFunc)}
+	if cfg.ACLs != nil {
+		b.authz = newAuthorizer(cfg, cfg.Logger)
+	}
 	if cfg.AdvertisedAddr != "" {
 		ep, _ := parseEndpoint(cfg.AdvertisedAddr) // checked by Validate
 		b.advertised = &ep
 	}
+	b.initAuth()
 	return b, nil
 }
 
@@ -191,8 +261,14 @@ var ErrBrokerClosed = errors.New("broker closed")
 // Serve accepts connections on lis until ctx is done or Close is called,
 // then closes lis and every connection it accepted, waits for their
 // goroutines, and returns nil (ErrBrokerClosed if the broker was already
-// closed). Another error means lis failed.
+// closed). Another error means lis failed. Its connections speak
+// SASL_PLAINTEXT and are told Config.AdvertisedAddr; ServeListener serves
+// other listeners.
 func (b *Broker) Serve(ctx context.Context, lis net.Listener) error {
+	return b.serve(ctx, lis, &listener{Listener: Listener{Name: ListenerSASLPlaintext}, advertised: b.advertised})
+}
+
+func (b *Broker) serve(ctx context.Context, lis net.Listener, ls *listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.mu.Lock()
@@ -220,7 +296,7 @@ func (b *Broker) Serve(ctx context.Context, lis net.Listener) error {
 	defer conns.Wait()
 	defer cancel() // runs before conns.Wait: connections stop on it
 
-	b.log.Info("kafka listener serving", "addr", lis.Addr().String())
+	b.log.Info("kafka listener serving", "addr", lis.Addr().String(), "listener", ls.Name)
 	var backoff time.Duration
 	for {
 		nc, err := lis.Accept()
@@ -245,7 +321,9 @@ func (b *Broker) Serve(ctx context.Context, lis net.Listener) error {
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			newConn(b, nc).serve(ctx)
+			c := newConn(b, nc)
+			c.lis = ls
+			c.serve(ctx)
 		}()
 	}
 }

@@ -69,34 +69,6 @@ func checkReplicationFactor(rf int16) (int16, error) {
 	return kerr.InvalidReplicationFactor.Code, fmt.Errorf("replication factor must be -1 (the default) or between 1 and 3, got %d", rf)
 }
 
-// Topic operations for authorized-operations bitfields (Kafka's AclOperation
-// codes); without ACLs yet, a principal may do all of them in its cluster.
-const (
-	aclOpRead            = 3
-	aclOpWrite           = 4
-	aclOpCreate          = 5
-	aclOpDelete          = 6
-	aclOpAlter           = 7
-	aclOpDescribe        = 8
-	aclOpClusterAction   = 9
-	aclOpDescribeConfigs = 10
-	aclOpAlterConfigs    = 11
-	aclOpIdempotentWrite = 12
-)
-
-func opsBits(ops ...int) int32 {
-	var bits int32
-	for _, op := range ops {
-		bits |= 1 << op
-	}
-	return bits
-}
-
-var (
-	topicAuthorizedOps   = opsBits(aclOpRead, aclOpWrite, aclOpCreate, aclOpDelete, aclOpAlter, aclOpDescribe, aclOpDescribeConfigs, aclOpAlterConfigs)
-	clusterAuthorizedOps = opsBits(aclOpCreate, aclOpDescribe, aclOpIdempotentWrite, aclOpDescribeConfigs)
-)
-
 // topicLookup memoizes a topic within one request.
 type topicLookup struct {
 	topic storage.Topic

@@ -28,6 +28,12 @@ var (
 	ErrUnknownProducerID    = errors.New("unknown producer id")
 	ErrCorruptMessage       = errors.New("corrupt record batch") // framing disagrees with the parsed header
 	ErrClosed               = errors.New("storage closed")
+	// ErrUnavailable wraps failures of the object store or the metadata DB
+	// that a retry may not meet (errors, throttling, timeouts). Nothing was
+	// acknowledged: a produce that fails with it may or may not have been
+	// committed, as with any timeout, and idempotent producers retry
+	// without duplicates. Map it to a retriable Kafka error.
+	ErrUnavailable = errors.New("storage temporarily unavailable")
 )
 
 // TopicPartition names one partition of one cluster's topic.

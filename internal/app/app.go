@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/gateway"
 	"github.com/affluent-io/affluent/internal/config"
 )
@@ -34,8 +35,10 @@ type Options struct {
 	// and writes them to DATA_DIR/dev-credentials.json.
 	Dev bool
 	// Listeners, when set, are used instead of listening on the configured
-	// addresses (tests pass their own).
+	// addresses (tests pass their own). The TLS ones are served even when
+	// their address is not configured.
 	HTTPListener, GRPCListener, KafkaListener net.Listener
+	KafkaTLSListener, KafkaMTLSListener       net.Listener
 	// Ready, when set, is called once every component serves.
 	Ready func(*Process)
 }
@@ -50,6 +53,12 @@ type Process struct {
 
 	// Addresses the process serves on (empty for roles it does not run).
 	HTTPAddr, GRPCAddr, KafkaAddr string
+	// KafkaTLSAddr (SASL_SSL) and KafkaMTLSAddr (client certificates) are
+	// empty unless configured.
+	KafkaTLSAddr, KafkaMTLSAddr string
+	// CACertFile is the CA of the generated Kafka TLS certificate (empty
+	// when a certificate is configured).
+	CACertFile string
 	// Credentials is what `affluent dev` bootstrapped (Dev only).
 	Credentials *DevCredentials
 	// CredentialsFile is where Credentials were written (Dev only).
@@ -127,14 +136,15 @@ func Run(ctx context.Context, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
-		var kafkaLis net.Listener
+		var kafkaListeners []kafkaListener
 		admins := &clusterAdmins{internal: internal}
 		if runsBroker {
-			if kafkaLis, err = listen(opts.KafkaListener, cfg.Kafka.Addr, "kafka"); err != nil {
+			if kafkaListeners, err = p.kafkaListeners(opts, listen); err != nil {
 				return err
 			}
-			closers = append(closers, func() { _ = kafkaLis.Close() })
-			p.KafkaAddr = kafkaLis.Addr().String()
+			for _, l := range kafkaListeners {
+				closers = append(closers, func() { _ = l.lis.Close() })
+			}
 			admins.addr = advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr)
 			closers = append(closers, admins.close)
 		}
@@ -153,6 +163,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			RESTEndpoint:    "http://" + p.HTTPAddr,
 			RateLimit:       cfg.HTTP.RateLimit,
 			RateBurst:       cfg.HTTP.RateBurst,
+			Metrics:         p.registry,
 			Logger:          log.With("component", "controlplane"),
 		})
 		if err != nil {
@@ -169,7 +180,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 		tasks = append(tasks, task{"grpc", func(ctx context.Context) error { return cp.ServeGRPC(ctx, grpcLis) }})
 
 		if runsBroker {
-			dp, err := openDataplane(ctx, cfg, log, kafkaLis, kafkaAuthenticator{internal: internal, keys: cp})
+			dp, err := openDataplane(ctx, cfg, log, dataplaneOptions{
+				listeners: kafkaListeners,
+				auth:      kafkaAuthenticator{internal: internal, keys: cp},
+				policies:  kafkaPolicies{cp},
+				metrics:   p.registry,
+				onAuthFailure: func(f broker.AuthFailure) {
+					cp.RecordKafkaAuthFailure(controlplane.KafkaAuthFailure{Time: f.Time, Remote: f.Remote, Listener: f.Listener,
+						Mechanism: f.Mechanism, Identity: f.Identity, Cluster: f.Cluster, Reason: f.Reason})
+				},
+			})
 			if err != nil {
 				return err
 			}
@@ -178,7 +198,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			tasks = append(tasks, task{"broker", dp.serve})
 		}
 		if runsGateway {
-			gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Logger: log.With("component", "gateway")})
+			gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Tokens: cp, Logger: log.With("component", "gateway")})
 			if err != nil {
 				return fmt.Errorf("gateway: %w", err)
 			}
@@ -217,7 +237,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	p.health.SetReady("process", nil)
-	log.Info("affluent started", "http", p.HTTPAddr, "grpc", p.GRPCAddr, "kafka", p.KafkaAddr, "roles", cfg.Roles)
+	log.Info("affluent started", "http", p.HTTPAddr, "grpc", p.GRPCAddr, "kafka", p.KafkaAddr,
+		"kafka_tls", p.KafkaTLSAddr, "kafka_mtls", p.KafkaMTLSAddr, "roles", cfg.Roles)
 	if opts.Ready != nil {
 		opts.Ready(p)
 	}
@@ -239,6 +260,76 @@ func Run(ctx context.Context, opts Options) (err error) {
 	wg.Wait()
 	log.Info("affluent stopped")
 	return runErr
+}
+
+// kafkaListeners opens the Kafka listeners the configuration asks for:
+// SASL_PLAINTEXT always, SASL_SSL and mTLS when their addresses are set
+// (or tests pass listeners). `affluent dev` makes its TLS material even
+// without TLS listeners, so that dev-credentials.json names the CA.
+func (p *Process) kafkaListeners(opts Options, listen func(net.Listener, string, string) (net.Listener, error)) ([]kafkaListener, error) {
+	cfg := p.cfg
+	var out []kafkaListener
+	closeAll := func() {
+		for _, l := range out {
+			_ = l.lis.Close()
+		}
+	}
+	lis, err := listen(opts.KafkaListener, cfg.Kafka.Addr, "kafka")
+	if err != nil {
+		return nil, err
+	}
+	p.KafkaAddr = lis.Addr().String()
+	out = append(out, kafkaListener{lis: lis, cfg: broker.Listener{Name: broker.ListenerSASLPlaintext}})
+
+	wantTLS := cfg.Kafka.TLSAddr != "" || opts.KafkaTLSListener != nil
+	wantMTLS := cfg.Kafka.MTLSAddr != "" || opts.KafkaMTLSListener != nil
+	if !wantTLS && !wantMTLS && !opts.Dev {
+		return out, nil
+	}
+	material, err := loadKafkaTLS(cfg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	p.CACertFile = material.caFile
+	for _, l := range []struct {
+		want        bool
+		given       net.Listener
+		addr, name  string
+		clientCerts bool
+		bound       *string
+	}{
+		{wantTLS, opts.KafkaTLSListener, cfg.Kafka.TLSAddr, broker.ListenerSASLSSL, false, &p.KafkaTLSAddr},
+		{wantMTLS, opts.KafkaMTLSListener, cfg.Kafka.MTLSAddr, broker.ListenerMTLS, true, &p.KafkaMTLSAddr},
+	} {
+		if !l.want {
+			continue
+		}
+		lis, err := listen(l.given, l.addr, "kafka "+l.name)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		*l.bound = lis.Addr().String()
+		out = append(out, kafkaListener{lis: lis, cfg: broker.Listener{Name: l.name, TLS: material.serverTLS(l.clientCerts),
+			ClientCertificates: l.clientCerts, AdvertisedAddr: advertisedTLS(cfg.Kafka.AdvertisedAddr, *l.bound)}})
+	}
+	return out, nil
+}
+
+// advertisedTLS is what a TLS listener bound at bound advertises: the host
+// of the configured advertised address with the listener's port, or
+// nothing (each connection's local address) without one.
+func advertisedTLS(configured, bound string) string {
+	host, _, err := net.SplitHostPort(configured)
+	if configured == "" || err != nil {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func advertised(configured, actual string) string {

@@ -4,37 +4,67 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
+	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/broker"
+	"github.com/affluent-io/affluent/dataplane/credstore"
 	"github.com/affluent-io/affluent/dataplane/groups"
+	"github.com/affluent-io/affluent/dataplane/sasl"
+	"github.com/affluent-io/affluent/dataplane/storage"
 	"github.com/affluent-io/affluent/dataplane/storage/tiered"
 	"github.com/affluent-io/affluent/internal/config"
 )
 
-// dataplane is the broker role: storage, group coordinator and the Kafka
-// listener.
+// dataplane is the broker role: storage, the SCRAM credential store, the
+// group coordinator and the Kafka listeners.
 type dataplane struct {
-	store  *tiered.Store
-	groups *groups.Coordinator
-	broker *broker.Broker
-	lis    net.Listener
+	store     *tiered.Store
+	creds     *credstore.Store
+	groups    *groups.Coordinator
+	broker    *broker.Broker
+	listeners []kafkaListener
 }
 
-// openDataplane opens storage and the group coordinator and builds the
-// broker that will serve lis.
-func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, lis net.Listener, auth broker.Authenticator) (*dataplane, error) {
+// kafkaListener is a socket and how the broker serves it.
+type kafkaListener struct {
+	lis net.Listener
+	cfg broker.Listener
+}
+
+// dataplaneOptions are what openDataplane wires into the broker.
+type dataplaneOptions struct {
+	// listeners: the SASL_PLAINTEXT one first, then SASL_SSL and mTLS.
+	listeners []kafkaListener
+	auth      kafkaAuthenticator
+	// policies are the role bindings the broker authorizes with, beside
+	// the ACLs kept in the dataplane metadata DB.
+	policies broker.Policies
+	metrics  prometheus.Registerer
+	// onAuthFailure is told of failed authentications (the audit log).
+	onAuthFailure func(broker.AuthFailure)
+}
+
+// openDataplane opens storage, the credential store and the group
+// coordinator and builds the broker that will serve the listeners,
+// authorizing with policies and the ACLs kept in the dataplane metadata DB.
+func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o dataplaneOptions) (*dataplane, error) {
 	objects, err := cfg.ObjectStoreURL()
 	if err != nil {
 		return nil, err
@@ -47,7 +77,11 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, lis
 	if err != nil {
 		return nil, fmt.Errorf("open dataplane storage: %w", err)
 	}
-	d := &dataplane{store: store, lis: lis}
+	d := &dataplane{store: store, listeners: o.listeners}
+	if d.creds, err = credstore.Open(ctx, meta); err != nil {
+		d.close()
+		return nil, fmt.Errorf("open dataplane credential store: %w", err)
+	}
 	d.groups = groups.NewCoordinator(store, groups.Options{Logger: log})
 	d.broker, err = broker.New(broker.Config{
 		AdvertisedAddr: cfg.Kafka.AdvertisedAddr,
@@ -55,7 +89,16 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, lis
 		Catalog:        store,
 		Log:            store,
 		Groups:         d.groups,
-		Authenticator:  auth,
+		Authenticator:  o.auth,
+		Tokens:         o.auth,
+		Certificates:   o.auth,
+		Scram:          d.creds,
+		OnAuthFailure:  o.onAuthFailure,
+		Metrics:        o.metrics,
+		ACLs:           store,
+		Policies:       o.policies,
+		SuperUsers:     []string{internalPrincipal},
+		ClientQuotas:   store,
 	})
 	if err != nil {
 		d.close()
@@ -64,19 +107,49 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, lis
 	return d, nil
 }
 
-func (d *dataplane) serve(ctx context.Context) error { return d.broker.Serve(ctx, d.lis) }
+// serve serves every listener until ctx ends or one fails.
+func (d *dataplane) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(d.listeners))
+	for i, l := range d.listeners {
+		go func() {
+			var err error
+			if i == 0 {
+				err = d.broker.Serve(ctx, l.lis)
+			} else {
+				err = d.broker.ServeListener(ctx, l.lis, l.cfg)
+			}
+			if err != nil {
+				err = fmt.Errorf("%s listener: %w", l.cfg.Name, err)
+			}
+			errc <- err
+			cancel()
+		}()
+	}
+	var errs []error
+	for range d.listeners {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 func (d *dataplane) close() {
 	if d.groups != nil {
 		d.groups.Close()
+	}
+	if d.creds != nil {
+		_ = d.creds.Close()
 	}
 	if d.store != nil {
 		_ = d.store.Close()
 	}
 }
 
-// DropClusterData deletes every topic and group of a cluster: what
-// deleting a serverless cluster means for the dataplane.
+// DropClusterData deletes every topic, group, ACL and client quota of a
+// cluster: what deleting a serverless cluster means for the dataplane.
 func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	topics, err := d.store.Topics(ctx, cluster)
 	if err != nil {
@@ -90,6 +163,24 @@ func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	}
 	if err := d.groups.DeleteCluster(ctx, cluster); err != nil {
 		errs = append(errs, fmt.Errorf("delete groups of %s: %w", cluster, err))
+	}
+	if err := d.creds.DeleteCluster(ctx, cluster); err != nil {
+		errs = append(errs, err)
+	}
+	every := acl.Filter{ResourceType: acl.ResourceAny, PatternType: acl.PatternAny, Operation: acl.OpAny, Permission: acl.PermissionAny}
+	if _, err := d.store.DeleteACLs(ctx, cluster, []acl.Filter{every}); err != nil {
+		errs = append(errs, err)
+	}
+	quotas, err := d.store.ClientQuotas(ctx, cluster)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var removals []storage.QuotaChange
+	for _, q := range quotas {
+		removals = append(removals, storage.QuotaChange{Entity: q.Entity, Remove: slices.Collect(maps.Keys(q.Values))})
+	}
+	if err := d.store.AlterClientQuotas(ctx, cluster, removals); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -116,16 +207,44 @@ func newInternalCredential() (internalCredential, error) {
 	return internalCredential{secret: base64.RawURLEncoding.EncodeToString(b)}, nil
 }
 
-// keyVerifier checks a Kafka API key and secret; the control plane is one.
-type keyVerifier interface {
+// credentialVerifier checks Kafka credentials; the control plane is one.
+type credentialVerifier interface {
 	VerifyKafkaKey(ctx context.Context, key, secret string) (principal, clusterID string, err error)
+	VerifyKafkaToken(ctx context.Context, token, cluster string) (controlplane.KafkaIdentity, error)
+	AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (controlplane.KafkaIdentity, error)
 }
 
-// kafkaAuthenticator authenticates the Kafka listener's SASL/PLAIN: the
-// control plane's internal credential, else a Kafka API key.
+// kafkaAuthenticator authenticates the Kafka listeners for the broker:
+// SASL/PLAIN with the control plane's internal credential or a Kafka API
+// key, SASL/OAUTHBEARER tokens and mTLS client certificates, all checked by
+// the control plane. (SCRAM credentials are the dataplane's own.)
 type kafkaAuthenticator struct {
 	internal internalCredential
-	keys     keyVerifier
+	keys     credentialVerifier
+}
+
+// AuthenticateToken implements broker.TokenAuthenticator.
+func (a kafkaAuthenticator) AuthenticateToken(ctx context.Context, token string, ext map[string]string) (broker.Principal, time.Time, error) {
+	id, err := a.keys.VerifyKafkaToken(ctx, token, ext[sasl.ExtensionLogicalCluster])
+	if errors.Is(err, controlplane.ErrInvalidKafkaToken) {
+		return broker.Principal{}, time.Time{}, fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err)
+	}
+	if err != nil {
+		return broker.Principal{}, time.Time{}, err
+	}
+	return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, id.Expiry, nil
+}
+
+// AuthenticateCertificate implements broker.CertificateAuthenticator.
+func (a kafkaAuthenticator) AuthenticateCertificate(ctx context.Context, chain []*x509.Certificate) (broker.Principal, error) {
+	id, err := a.keys.AuthenticateKafkaCertificate(ctx, chain)
+	if errors.Is(err, controlplane.ErrInvalidKafkaCertificate) {
+		return broker.Principal{}, fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err)
+	}
+	if err != nil {
+		return broker.Principal{}, err
+	}
+	return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, nil
 }
 
 func (a kafkaAuthenticator) AuthenticatePlain(ctx context.Context, user, pass string) (broker.Principal, error) {

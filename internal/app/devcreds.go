@@ -63,6 +63,8 @@ func bootstrapDev(ctx context.Context, cfg config.Config, cp *controlplane.Contr
 		GRPCEndpoint:     p.GRPCAddr,
 		CloudAPIKey:      prev.CloudAPIKey, CloudAPISecret: prev.CloudAPISecret,
 		KafkaAPIKey: prev.KafkaAPIKey, KafkaAPISecret: prev.KafkaAPISecret,
+		OAuthTokenEndpoint: "http://" + p.HTTPAddr + "/oauth2/token",
+		CACertFile:         p.CACertFile,
 	}
 	if b.KeysCreated {
 		creds.CloudAPIKey, creds.CloudAPISecret = b.CloudAPIKey, b.CloudAPISecret

@@ -42,12 +42,22 @@ DATA_DIR/dev-credentials.json. State survives a restart with the same data dir.`
 				Ready: func(p *app.Process) {
 					c := p.Credentials
 					fmt.Fprintf(out, "Affluent is ready.\n"+
-						"  Kafka bootstrap: %s (SASL_PLAINTEXT, PLAIN)\n"+
+						"  Kafka bootstrap: %s (SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256/512, OAUTHBEARER)\n"+
 						"  REST API:        http://%s\n"+
 						"  gRPC API:        %s\n"+
 						"  Cluster:         %s in environment %s\n"+
 						"  Credentials:     %s\n",
 						c.BootstrapServers, p.HTTPAddr, p.GRPCAddr, c.ClusterID, c.EnvironmentID, p.CredentialsFile)
+					if p.KafkaTLSAddr != "" {
+						fmt.Fprintf(out, "  Kafka SASL_SSL:  %s\n", p.KafkaTLSAddr)
+					}
+					if p.KafkaMTLSAddr != "" {
+						fmt.Fprintf(out, "  Kafka mTLS:      %s\n", p.KafkaMTLSAddr)
+					}
+					if c.CACertFile != "" {
+						fmt.Fprintf(out, "  CA certificate:  %s\n", c.CACertFile)
+					}
+					fmt.Fprintf(out, "  OAuth tokens:    %s\n", c.OAuthTokenEndpoint)
 				},
 			})
 		},

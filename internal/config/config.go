@@ -64,10 +64,19 @@ type GRPC struct {
 	Addr string `yaml:"addr"`
 }
 
-// Kafka configures the broker's Kafka listeners.
+// Kafka configures the broker's Kafka listeners: SASL_PLAINTEXT at Addr,
+// and when their addresses are set SASL_SSL at TLSAddr and mTLS (client
+// certificates, no SASL) at MTLSAddr.
 type Kafka struct {
 	Addr           string `yaml:"addr"`
 	AdvertisedAddr string `yaml:"advertised_addr"`
+	TLSAddr        string `yaml:"tls_addr"`
+	MTLSAddr       string `yaml:"mtls_addr"`
+	// TLSCertFile and TLSKeyFile are the PEM server certificate (chain) and
+	// key of the TLS listeners; when empty, a CA and a certificate for
+	// 127.0.0.1 and localhost are generated once in DATA_DIR/tls.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Storage says where durable state lives.
@@ -105,6 +114,10 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.StringVar(&c.GRPC.Addr, "grpc-addr", c.GRPC.Addr, "gRPC address of the control-plane API")
 	fs.StringVar(&c.Kafka.Addr, "kafka-addr", c.Kafka.Addr, "Kafka listener address (SASL_PLAINTEXT)")
 	fs.StringVar(&c.Kafka.AdvertisedAddr, "kafka-advertised-addr", c.Kafka.AdvertisedAddr, "Kafka address given to clients (default: the listener address)")
+	fs.StringVar(&c.Kafka.TLSAddr, "kafka-tls-addr", c.Kafka.TLSAddr, "Kafka SASL_SSL listener address (default: none)")
+	fs.StringVar(&c.Kafka.MTLSAddr, "kafka-mtls-addr", c.Kafka.MTLSAddr, "Kafka TLS listener address requiring a client certificate (default: none)")
+	fs.StringVar(&c.Kafka.TLSCertFile, "kafka-tls-cert", c.Kafka.TLSCertFile, "PEM server certificate of the TLS listeners (default: generated in DATA_DIR/tls)")
+	fs.StringVar(&c.Kafka.TLSKeyFile, "kafka-tls-key", c.Kafka.TLSKeyFile, "PEM private key of --kafka-tls-cert")
 	fs.StringVar(&c.Storage.DataDir, "data-dir", c.Storage.DataDir, "directory for embedded stores and generated credentials")
 	fs.StringVar(&c.Storage.ObjectStoreURL, "object-store", c.Storage.ObjectStoreURL, "object store URL (file:///dir, s3://bucket?...); default: DATA_DIR/objects")
 	fs.StringVar(&c.Storage.MetadataURL, "metadata-db", c.Storage.MetadataURL, "dataplane metadata DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
@@ -201,10 +214,18 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
 		}
 	}
-	if c.Kafka.AdvertisedAddr != "" {
-		if err := validateAddr(c.Kafka.AdvertisedAddr); err != nil {
-			errs = append(errs, fmt.Errorf("kafka advertised addr %q: %w", c.Kafka.AdvertisedAddr, err))
+	for _, a := range []struct{ name, addr string }{
+		{"kafka advertised addr", c.Kafka.AdvertisedAddr}, {"kafka tls addr", c.Kafka.TLSAddr}, {"kafka mtls addr", c.Kafka.MTLSAddr},
+	} {
+		if a.addr == "" {
+			continue
 		}
+		if err := validateAddr(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.name, a.addr, err))
+		}
+	}
+	if (c.Kafka.TLSCertFile == "") != (c.Kafka.TLSKeyFile == "") {
+		errs = append(errs, errors.New("kafka tls cert and key: give both or neither"))
 	}
 	if c.HTTP.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("api rate burst %d: must not be negative", c.HTTP.RateBurst))

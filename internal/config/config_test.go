@@ -78,6 +78,10 @@ func TestInvalid(t *testing.T) {
 		{"wrong type in file", nil, "http: 3\n", nil, []string{"line 1"}},
 		{"bad env", nil, "", []string{"AFFLUENT_LOG_FORMAT=xml"}, []string{`log format "xml"`}},
 		{"empty data dir", []string{"--data-dir", ""}, "", nil, []string{"data dir"}},
+		{"bad tls addrs", []string{"--kafka-tls-addr", "nope", "--kafka-mtls-addr", "127.0.0.1:70000"}, "", nil,
+			[]string{`kafka tls addr "nope"`, `kafka mtls addr "127.0.0.1:70000"`}},
+		{"tls cert without key", []string{"--kafka-tls-cert", "/x/cert.pem"}, "", nil, []string{"give both or neither"}},
+		{"tls key without cert in file", nil, "kafka:\n  tls_key_file: /x/key.pem\n", nil, []string{"give both or neither"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.args, tc.file, tc.env)
@@ -88,6 +92,31 @@ func TestInvalid(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestKafkaTLSListeners(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		file           string
+		env            []string
+		tls, mtls, crt string
+	}{
+		{"off by default", nil, "", nil, "", "", ""},
+		{"flags", []string{"--kafka-tls-addr", "127.0.0.1:9093", "--kafka-mtls-addr", "127.0.0.1:9094"}, "", nil, "127.0.0.1:9093", "127.0.0.1:9094", ""},
+		{"file", nil, "kafka:\n  tls_addr: 0.0.0.0:9093\n  tls_cert_file: /c.pem\n  tls_key_file: /k.pem\n", nil, "0.0.0.0:9093", "", "/c.pem"},
+		{"env", nil, "", []string{"AFFLUENT_KAFKA_MTLS_ADDR=127.0.0.1:19094"}, "", "127.0.0.1:19094", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.args, tc.file, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Kafka.TLSAddr != tc.tls || c.Kafka.MTLSAddr != tc.mtls || c.Kafka.TLSCertFile != tc.crt {
+				t.Fatalf("got %+v", c.Kafka)
 			}
 		})
 	}

@@ -105,14 +105,18 @@ func (d chunkData) size() int64 {
 	return n
 }
 
-// walk calls fn for each batch of a chunk whose first batch has offset
-// base, until fn returns false.
-func (d chunkData) walk(base int64, fn func(batch []byte, h batchHeader, base int64) bool) error {
+// walk calls fn for each batch of a chunk, with its base offset, until fn
+// returns false. The batches of a WAL chunk follow each other from base;
+// those of a segment block (stamped) carry their own.
+func (d chunkData) walk(base int64, stamped bool, fn func(batch []byte, h batchHeader, base int64) bool) error {
 	for _, data := range d {
 		for len(data) > 0 {
 			h, err := parseBatchHeader(data)
 			if err != nil {
 				return err
+			}
+			if stamped {
+				base = int64(binary.BigEndian.Uint64(data[batchBaseOffsetPos:]))
 			}
 			if !fn(data[:h.size], h, base) {
 				return nil

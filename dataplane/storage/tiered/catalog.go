@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,8 +36,8 @@ func (s *Store) CreateTopic(ctx context.Context, cluster, name string, partition
 	}
 	id := topicIDString(t.ID)
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		// Writes are serialized, so checking first is race-free here.
-		// TODO(postgres): also map a unique violation to ErrTopicExists.
+		// Checking first keeps the common case clear of a failed
+		// insert; a concurrent create on PostgreSQL is caught below.
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM topics WHERE cluster = $1 AND name = $2`, cluster, name).Scan(&one)
 		if err == nil {
@@ -47,6 +48,9 @@ func (s *Store) CreateTopic(ctx context.Context, cluster, name string, partition
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO topics (topic_id, cluster, name, partitions, create_time_ms)
 			VALUES ($1, $2, $3, $4, $5)`, id, cluster, name, partitions, t.CreateTime.UnixMilli()); err != nil {
+			if s.db.dialect.uniqueViolation(err) { // another broker created it meanwhile
+				return storage.ErrTopicExists
+			}
 			return err
 		}
 		if err := insertConfigs(ctx, tx, id, t.Configs); err != nil {
@@ -88,7 +92,8 @@ func insertPartitions(ctx context.Context, tx *sql.Tx, topicID string, from, to 
 }
 
 // DeleteTopic implements storage.Catalog. The rows go at once, committed
-// offsets of the topic included; the WAL objects stay for the compactor.
+// offsets of the topic included; the objects are queued for GC, which
+// deletes them once no other topic's chunks share them.
 func (s *Store) DeleteTopic(ctx context.Context, cluster, name string) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -99,10 +104,22 @@ func (s *Store) DeleteTopic(ctx context.Context, cluster, name string) error {
 		if id, err = lookupTopicID(ctx, tx, cluster, name); err != nil {
 			return err
 		}
+		notBefore := s.now().Add(s.cfg.GCGrace).UnixMilli()
+		for _, q := range []string{
+			`INSERT INTO object_gc (object_key, not_before_ms) SELECT DISTINCT object_key, CAST($2 AS BIGINT) FROM chunks
+				WHERE topic_id = $1 ORDER BY object_key ON CONFLICT (object_key) DO NOTHING`,
+			`INSERT INTO object_gc (object_key, not_before_ms) SELECT DISTINCT object_key, CAST($2 AS BIGINT) FROM segments
+				WHERE topic_id = $1 ORDER BY object_key ON CONFLICT (object_key) DO NOTHING`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id, notBefore); err != nil {
+				return fmt.Errorf("queue objects for GC: %w", err)
+			}
+		}
 		for _, q := range []string{
 			`DELETE FROM topic_configs WHERE topic_id = $1`,
 			`DELETE FROM partitions WHERE topic_id = $1`,
 			`DELETE FROM chunks WHERE topic_id = $1`,
+			`DELETE FROM segments WHERE topic_id = $1`,
 			`DELETE FROM producers WHERE topic_id = $1`,
 			`DELETE FROM topics WHERE topic_id = $1`,
 		} {
@@ -197,6 +214,12 @@ func (s *Store) queryTopics(ctx context.Context, where string, args ...any) ([]s
 	}
 	if len(topics) == 0 {
 		return nil, nil
+	}
+	// By byte order whatever the DB's collation (PostgreSQL's follows the
+	// locale).
+	slices.SortFunc(topics, func(a, b storage.Topic) int { return strings.Compare(a.Name, b.Name) })
+	for i, t := range topics {
+		byID[topicIDString(t.ID)] = i
 	}
 	rows, err = s.db.read.QueryContext(ctx, `SELECT c.topic_id, c.config_name, c.config_value
 		FROM topic_configs c JOIN topics ON topics.topic_id = c.topic_id WHERE `+where, args...)

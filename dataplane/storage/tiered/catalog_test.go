@@ -6,13 +6,16 @@ import (
 	"maps"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/affluent-io/affluent/dataplane/groups"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
-func TestCatalog(t *testing.T) {
-	s, cfg := newTestStore(t)
+func TestCatalog(t *testing.T) { forEachBackend(t, testCatalog) }
+
+func testCatalog(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	ctx := context.Background()
 
 	orders, err := s.CreateTopic(ctx, "c", "orders", 3, map[string]string{"cleanup.policy": "compact", "retention.ms": "1000"})
@@ -89,8 +92,10 @@ func TestCatalog(t *testing.T) {
 	check(openStore(t, cfg))
 }
 
-func TestGroupsStore(t *testing.T) {
-	s, cfg := newTestStore(t)
+func TestGroupsStore(t *testing.T) { forEachBackend(t, testGroupsStore) }
+
+func testGroupsStore(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	ctx := context.Background()
 	g := groups.GroupRecord{
 		Name: "billing", ProtocolType: "consumer", Protocol: "range", Generation: 3, Leader: "m1", State: "Stable",
@@ -180,6 +185,10 @@ func TestConfigValidate(t *testing.T) {
 		{"ok", Config{ObjectStoreURL: "file:///x", MetadataURL: "/x.db"}, 0},
 		{"missing URLs", Config{}, 2},
 		{"negatives", Config{ObjectStoreURL: "file:///x", MetadataURL: "/x.db", Linger: -1, MaxBufferBytes: -1, CacheBytes: -1}, 3},
+		{"compactor negatives", Config{ObjectStoreURL: "file:///x", MetadataURL: "/x.db", WALHold: -1, GCGrace: -1,
+			DefaultSegmentBytes: -1, CompactionWorkers: -1}, 4},
+		{"short orphan grace", Config{ObjectStoreURL: "file:///x", MetadataURL: "/x.db", OrphanGrace: time.Minute}, 1},
+		{"local bytes without a dir", Config{ObjectStoreURL: "file:///x", MetadataURL: "/x.db", LocalCacheBytes: 1}, 1},
 	} {
 		err := c.cfg.Validate()
 		n := 0
@@ -206,6 +215,41 @@ func TestMetadataURLs(t *testing.T) {
 		d, target, err := parseMetadataURL(c.url)
 		if c.bad != (err != nil) || (!c.bad && (d.name != c.dialect || target != c.target)) {
 			t.Errorf("%s: %s %s %v, want %s %s", c.url, d.name, target, err, c.dialect, c.target)
+		}
+	}
+}
+
+func TestTopicPolicy(t *testing.T) {
+	cfg := Config{}
+	cfg.SetDefaults()
+	day := (24 * time.Hour).Milliseconds()
+	for _, c := range []struct {
+		name    string
+		configs map[string]string
+		check   func(p topicPolicy) bool
+	}{
+		{"defaults", nil, func(p topicPolicy) bool {
+			return p.delete && !p.compact && p.retentionMs == 7*day && p.retentionBytes == -1 &&
+				p.segmentBytes == DefaultSegmentBytes && p.segmentMs == DefaultSegmentAge.Milliseconds() &&
+				p.deleteRetentionMs == day && p.minCleanableRatio == 0.5 &&
+				p.localRetentionMs == 7*day && p.localRetentionBytes == -1
+		}},
+		{"compact", map[string]string{"cleanup.policy": "compact"}, func(p topicPolicy) bool { return p.compact && !p.delete }},
+		{"compact and delete", map[string]string{"cleanup.policy": "compact, delete"}, func(p topicPolicy) bool { return p.compact && p.delete }},
+		{"unknown policy means delete", map[string]string{"cleanup.policy": "nope"}, func(p topicPolicy) bool { return p.delete && !p.compact }},
+		{"forever", map[string]string{"retention.ms": "-1", "retention.bytes": "-1"}, func(p topicPolicy) bool {
+			return p.retentionMs == -1 && p.retentionBytes == -1 && p.localRetentionMs == -1
+		}},
+		{"local follows retention", map[string]string{"retention.bytes": "1000", "local.retention.ms": "5"}, func(p topicPolicy) bool {
+			return p.localRetentionBytes == 1000 && p.localRetentionMs == 5
+		}},
+		{"bad values are ignored", map[string]string{"retention.ms": "soon", "segment.bytes": "1", "min.cleanable.dirty.ratio": "2"},
+			func(p topicPolicy) bool {
+				return p.retentionMs == 7*day && p.segmentBytes == DefaultSegmentBytes && p.minCleanableRatio == 0.5
+			}},
+	} {
+		if p := cfg.policyOf(c.configs); !c.check(p) {
+			t.Errorf("%s: %+v", c.name, p)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/affluent-io/affluent/dataplane/storage"
@@ -38,6 +40,9 @@ func (s *Store) commitFlush(f *flush) {
 		s.parts.get(c.group.key).applyCommit(c.next, c.logStart, c.chunks)
 		for i, ch := range c.chunks {
 			s.cache.put(chunkKey{ch.objectKey, ch.pos}, c.data[i])
+			if s.local != nil {
+				s.local.add(c.group.key, ch, c.data[i])
+			}
 		}
 		if len(c.chunks) > 0 {
 			touched = append(touched, c.group.tp)
@@ -57,6 +62,15 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 	upsertProducer := tx.StmtContext(ctx, s.db.upsertProducer)
 	now := time.Now().UnixMilli()
 
+	if err := s.lockPartitions(ctx, tx, f.groups); err != nil {
+		return nil, err
+	}
+	if s.tooOldToCommit(f.objectKey) {
+		// GC deletes unreferenced objects once they are older than the
+		// orphan grace; committing one this late might point at an
+		// object that is gone.
+		return nil, fmt.Errorf("%w: wal object %s is too old to commit", storage.ErrUnavailable, f.objectKey)
+	}
 	committed := make([]committedPartition, 0, len(f.groups))
 	for _, g := range f.groups {
 		producers, records, err := checkSequences(ctx, selectProducer, g)
@@ -82,8 +96,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 			return nil, err
 		}
 		for _, c := range chunks {
-			if _, err := insertChunk.ExecContext(ctx, g.key.topicID, g.key.partition, c.base, c.last,
-				c.objectKey, c.pos, c.length, c.firstTimestamp, c.maxTimestamp); err != nil {
+			if err := insertChunkRow(ctx, insertChunk, g.key, c); err != nil {
 				return nil, fmt.Errorf("insert chunk of %s/%d: %w", g.key.topicID, g.key.partition, err)
 			}
 		}
@@ -104,6 +117,38 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 		committed = append(committed, committedPartition{group: g, next: next, logStart: logStart, chunks: chunks, data: data})
 	}
 	return committed, nil
+}
+
+// lockPartitions takes the row locks of the partitions of a flush, in one
+// order so that brokers committing to the same partitions cannot deadlock,
+// before their producer states are read: with PostgreSQL, sequence checks
+// and offset assignment are then atomic per partition across brokers.
+// SQLite transactions are serial already.
+func (s *Store) lockPartitions(ctx context.Context, tx *sql.Tx, groups []*partitionBatches) error {
+	if s.db.dialect.forUpdate == "" {
+		return nil
+	}
+	keys := make([]partitionKey, 0, len(groups))
+	for _, g := range groups {
+		keys = append(keys, g.key)
+	}
+	slices.SortFunc(keys, comparePartitionKeys)
+	for _, k := range keys {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM partitions WHERE topic_id = $1 AND partition_id = $2`+
+			s.db.dialect.forUpdate, k.topicID, k.partition).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) { // a deleted topic is handled later
+			return fmt.Errorf("lock partition %s/%d: %w", k.topicID, k.partition, err)
+		}
+	}
+	return nil
+}
+
+func comparePartitionKeys(a, b partitionKey) int {
+	if c := strings.Compare(a.topicID, b.topicID); c != 0 {
+		return c
+	}
+	return int(a.partition) - int(b.partition)
 }
 
 // checkSequences decides, in order, about each batch of g: accepted,
@@ -191,6 +236,7 @@ func assignOffsets(g *partitionBatches, f *flush, base, logStart int64) ([]chunk
 				base: offset, last: last, objectKey: f.objectKey,
 				pos: pb.pos, length: int64(len(raw)),
 				firstTimestamp: first, maxTimestamp: h.maxTimestamp,
+				appendTime: f.appendTime,
 			})
 			data = append(data, chunkData{raw})
 			open = true

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/affluent-io/affluent/dataplane/groups"
@@ -58,6 +60,7 @@ func (s *Store) LoadGroups(ctx context.Context, cluster string) ([]groups.GroupR
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load groups of %s: %w", cluster, err)
 	}
+	slices.SortFunc(out, func(a, b groups.GroupRecord) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -142,6 +145,14 @@ func (s *Store) FetchOffsets(ctx context.Context, cluster, group string, topics 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch offsets of %s/%s: %w", cluster, group, err)
+	}
+	if topics == nil { // by byte order whatever the DB's collation
+		slices.SortStableFunc(out, func(a, b groups.CommittedOffset) int {
+			if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+				return c
+			}
+			return int(a.Partition) - int(b.Partition)
+		})
 	}
 	return out, nil
 }

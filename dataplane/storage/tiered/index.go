@@ -26,7 +26,19 @@ type chunkRef struct {
 	pos, length    int64
 	firstTimestamp int64
 	maxTimestamp   int64
+	// stamped: a segment block, whose batches carry their offsets (with
+	// gaps where compaction removed some); otherwise a WAL chunk, whose
+	// batches follow each other from base.
+	stamped bool
+	// appendTime is when the data was committed, in Unix ms.
+	appendTime int64
 }
+
+// Kinds of chunk rows.
+const (
+	chunkKindWAL     = 0
+	chunkKindSegment = 1
+)
 
 // maxRecentChunks bounds the tail index kept in memory per partition (it
 // holds between this many and twice as many); older chunks are looked up in
@@ -102,6 +114,17 @@ func (ps *partitionState) advanceStart(logStart int64) {
 	i := sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].last >= logStart })
 	ps.recent = ps.recent[i:]
 }
+
+// forgetThrough drops the recent chunks up to offset last, which the
+// compactor replaced; reads of them go to the metadata DB. Caller holds mu.
+func (ps *partitionState) forgetThrough(last int64) {
+	i := sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].last > last })
+	ps.recent = ps.recent[i:]
+}
+
+// forgetRecent drops the whole tail index, after a read found one of its
+// chunks gone (another broker compacted it). Caller holds mu.
+func (ps *partitionState) forgetRecent() { ps.recent = nil }
 
 // partitionIndex holds the partitionState of every partition in use.
 type partitionIndex struct {

@@ -60,13 +60,34 @@ func (s *Store) Read(ctx context.Context, tp storage.TopicPartition, offset int6
 	if offset < logStart || offset > next {
 		return res, fmt.Errorf("%w: %d not in [%d, %d]", storage.ErrOffsetOutOfRange, offset, logStart, next)
 	}
+	for attempt := 1; ; attempt++ {
+		out, err := s.readFrom(ctx, k, ps, offset, next, int64(maxBytes))
+		if errors.Is(err, errObjectNotFound) && attempt < 3 {
+			// The chunks looked up were compacted and their objects
+			// collected since (by another broker, or after a long
+			// pause): look them up again.
+			ps.mu.Lock()
+			ps.forgetRecent()
+			ps.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return storage.ReadResult{}, fmt.Errorf("read %s/%d from %d: %w", tp.Topic, tp.Partition, offset, err)
+		}
+		res.Records = out
+		return res, nil
+	}
+}
 
-	want := int64(maxBytes)
+// readFrom collects whole batches from offset, up to want bytes (the first
+// batch always), from the tail cache, the read-ahead cache, the local disk
+// tier or object storage, in that order.
+func (s *Store) readFrom(ctx context.Context, k partitionKey, ps *partitionState, offset, next, want int64) ([]byte, error) {
 	var out []byte
 	for pos := offset; pos < next; {
 		chunks, err := s.chunksFrom(ctx, k, ps, pos, want-int64(len(out)))
 		if err != nil {
-			return storage.ReadResult{}, err
+			return nil, err
 		}
 		if len(chunks) == 0 {
 			break // the partition was deleted or truncated under us
@@ -79,21 +100,36 @@ func (s *Store) Read(ctx context.Context, tp storage.TopicPartition, offset int6
 			out = make([]byte, 0, max(min(size, want), chunks[0].length))
 		}
 		full, before := false, pos
-		for _, c := range chunks {
-			if data, ok := s.cache.get(chunkKey{c.objectKey, c.pos}); ok {
-				out, pos, full, err = appendBatches(out, data, c.base, pos, want)
+		for i, c := range chunks {
+			data, ok := s.cache.get(chunkKey{c.objectKey, c.pos})
+			stamped := c.stamped
+			if !ok {
+				if data, ok = s.ahead.get(chunkKey{c.objectKey, c.pos}); ok {
+					s.readAheadAfter(chunks[i+1:])
+				}
+			}
+			if !ok && s.local != nil {
+				data, ok = s.local.lookup(k, max(pos, c.base), c.last)
+				stamped = true
+			}
+			if ok {
+				out, pos, full, err = appendBatches(out, data, c.base, stamped, pos, want)
 			} else {
 				// Catching up: read straight into the response and keep
-				// it out of the cache, which serves the tail.
+				// it out of the tail cache; fetch the next blocks
+				// meanwhile.
+				if c.stamped {
+					s.readAheadAfter(chunks[i+1:])
+				}
 				start := len(out)
 				out = slices.Grow(out, int(c.length))[:start+int(c.length)]
 				if err := s.objects.readRange(ctx, c.objectKey, c.pos, out[start:]); err != nil {
-					return storage.ReadResult{}, err
+					return nil, err
 				}
-				out, pos, full, err = keepBatches(out, start, c.base, pos, want)
+				out, pos, full, err = keepBatches(out, start, c.base, c.stamped, pos, want)
 			}
 			if err != nil {
-				return storage.ReadResult{}, fmt.Errorf("read chunk %s@%d of %s/%d: %w", c.objectKey, c.pos, tp.Topic, tp.Partition, err)
+				return nil, fmt.Errorf("read chunk %s@%d: %w", c.objectKey, c.pos, err)
 			}
 			if full {
 				break
@@ -103,17 +139,16 @@ func (s *Store) Read(ctx context.Context, tp storage.TopicPartition, offset int6
 			break
 		}
 	}
-	res.Records = out
-	return res, nil
+	return out, nil
 }
 
 // appendBatches copies the batches of a chunk that hold offsets >= from onto
 // out, stamping their offsets, while out stays within want bytes (the first
 // batch is always taken). It returns the offset after the last batch taken
 // and whether want was reached.
-func appendBatches(out []byte, chunk chunkData, base, from, want int64) ([]byte, int64, bool, error) {
+func appendBatches(out []byte, chunk chunkData, base int64, stamped bool, from, want int64) ([]byte, int64, bool, error) {
 	full := false
-	err := chunk.walk(base, func(batch []byte, h batchHeader, base int64) bool {
+	err := chunk.walk(base, stamped, func(batch []byte, h batchHeader, base int64) bool {
 		last := base + int64(h.lastOffsetDelta)
 		if last < from {
 			return true
@@ -133,10 +168,10 @@ func appendBatches(out []byte, chunk chunkData, base, from, want int64) ([]byte,
 
 // keepBatches is appendBatches for a chunk already read onto the end of
 // out at start: it drops the batches before from and after want, in place.
-func keepBatches(out []byte, start int, base, from, want int64) ([]byte, int64, bool, error) {
+func keepBatches(out []byte, start int, base int64, stamped bool, from, want int64) ([]byte, int64, bool, error) {
 	full := false
 	kept := start
-	err := chunkData{out[start:]}.walk(base, func(batch []byte, h batchHeader, base int64) bool {
+	err := chunkData{out[start:]}.walk(base, stamped, func(batch []byte, h batchHeader, base int64) bool {
 		last := base + int64(h.lastOffsetDelta)
 		if last < from {
 			return true
@@ -192,6 +227,9 @@ func collectChunks(rows *sql.Rows) ([]chunkRef, error) {
 func (s *Store) chunkData(ctx context.Context, c chunkRef) (chunkData, error) {
 	key := chunkKey{c.objectKey, c.pos}
 	if data, ok := s.cache.get(key); ok {
+		return data, nil
+	}
+	if data, ok := s.ahead.get(key); ok {
 		return data, nil
 	}
 	data := make([]byte, c.length)
@@ -283,7 +321,7 @@ func (s *Store) findRecord(ctx context.Context, c chunkRef, logStart int64, matc
 	}
 	offset, timestamp = -1, -1
 	var recErr error
-	walkErr := data.walk(c.base, func(batch []byte, h batchHeader, base int64) bool {
+	walkErr := data.walk(c.base, c.stamped, func(batch []byte, h batchHeader, base int64) bool {
 		if base+int64(h.lastOffsetDelta) < logStart || !match(h.maxTimestamp) {
 			return true
 		}
@@ -319,8 +357,8 @@ func (s *Store) logStart(ctx context.Context, tp storage.TopicPartition) (partit
 	return k, ps.logStart, nil
 }
 
-// DeleteRecords implements storage.Log. Chunks wholly below the new log
-// start are forgotten; their objects are left to the compactor.
+// DeleteRecords implements storage.Log. Chunks and segments wholly below
+// the new log start are forgotten and their objects queued for GC.
 func (s *Store) DeleteRecords(ctx context.Context, tp storage.TopicPartition, before int64) (int64, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
@@ -329,48 +367,10 @@ func (s *Store) DeleteRecords(ctx context.Context, tp storage.TopicPartition, be
 	if err != nil {
 		return 0, err
 	}
-	ps, err := s.partition(ctx, k)
-	if err != nil {
+	if _, err := s.partition(ctx, k); err != nil {
 		return 0, err
 	}
-	var logStart int64
-	err = s.db.inTx(ctx, func(tx *sql.Tx) error {
-		var next int64
-		err := tx.QueryRowContext(ctx, `SELECT next_offset, log_start_offset FROM partitions
-			WHERE topic_id = $1 AND partition_id = $2`, k.topicID, k.partition).Scan(&next, &logStart)
-		if errors.Is(err, sql.ErrNoRows) {
-			return storage.ErrUnknownTopic
-		}
-		if err != nil {
-			return err
-		}
-		target := before
-		if before == -1 {
-			target = next
-		}
-		if target < 0 || target > next {
-			return fmt.Errorf("%w: delete before %d, high watermark %d", storage.ErrOffsetOutOfRange, before, next)
-		}
-		if target <= logStart {
-			return nil
-		}
-		logStart = target
-		if _, err := tx.ExecContext(ctx, `UPDATE partitions SET log_start_offset = $1
-			WHERE topic_id = $2 AND partition_id = $3`, target, k.topicID, k.partition); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM chunks WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
-			k.topicID, k.partition, target)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete records of %s/%d before %d: %w", tp.Topic, tp.Partition, before, err)
-	}
-	ps.mu.Lock()
-	ps.advanceStart(logStart)
-	ps.mu.Unlock()
-	s.watches.notify(tp)
-	return logStart, nil
+	return s.truncate(ctx, tp, k, before)
 }
 
 // Watch implements storage.Log.

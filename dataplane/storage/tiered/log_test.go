@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +12,10 @@ import (
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
-func TestAppendReadRoundTrip(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestAppendReadRoundTrip(t *testing.T) { forEachBackend(t, testAppendReadRoundTrip) }
+
+func testAppendReadRoundTrip(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "lkc-1", "orders", 3)
 	tp := storage.TopicPartition{Cluster: "lkc-1", Topic: "orders", Partition: 1}
 
@@ -73,8 +73,10 @@ func TestAppendReadRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAppendRejectsCorruptBatch(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestAppendRejectsCorruptBatch(t *testing.T) { forEachBackend(t, testAppendRejectsCorruptBatch) }
+
+func testAppendRejectsCorruptBatch(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	b := makeBatch(t, batchSpec{records: 2})
@@ -90,7 +92,11 @@ func TestAppendRejectsCorruptBatch(t *testing.T) {
 }
 
 func TestConcurrentAppendsAcrossPartitions(t *testing.T) {
-	s, _ := newTestStore(t)
+	forEachBackend(t, testConcurrentAppendsAcrossPartitions)
+}
+
+func testConcurrentAppendsAcrossPartitions(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	const (
 		partitions = 16
 		writers    = 4 // per partition
@@ -154,8 +160,10 @@ func TestConcurrentAppendsAcrossPartitions(t *testing.T) {
 	}
 }
 
-func TestIdempotentProducer(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestIdempotentProducer(t *testing.T) { forEachBackend(t, testIdempotentProducer) }
+
+func testIdempotentProducer(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 2)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	ctx := context.Background()
@@ -214,7 +222,10 @@ func TestIdempotentProducer(t *testing.T) {
 // TestIdempotentBatchesInOneFlush sends several in-flight batches of one
 // producer that land in the same flush: they are checked in order.
 func TestIdempotentBatchesInOneFlush(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+	forEachBackend(t, testIdempotentBatchesInOneFlush)
+}
+
+func testIdempotentBatchesInOneFlush(t *testing.T, cfg Config) {
 	cfg.Linger = 300 * time.Millisecond
 	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
@@ -287,9 +298,9 @@ func (s *Store) bufferedBatches(f *flush) int {
 	return n
 }
 
-func TestRestartKeepsEverything(t *testing.T) {
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
+func TestRestartKeepsEverything(t *testing.T) { forEachBackend(t, testRestartKeepsEverything) }
+
+func testRestartKeepsEverything(t *testing.T, cfg Config) {
 	ctx := context.Background()
 	s, err := Open(ctx, cfg)
 	if err != nil {
@@ -339,26 +350,21 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var objects int
-	err = filepath.WalkDir(filepath.Join(dir, "objects"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	keys := listObjects(t, cfg, "")
+	for _, key := range keys {
+		if strings.HasSuffix(key, ".tmp") {
+			t.Errorf("temp file left: %s", key)
 		}
-		if strings.HasSuffix(path, ".tmp") {
-			t.Errorf("temp file left: %s", path)
-		}
-		if !d.IsDir() {
-			objects++
-		}
-		return nil
-	})
-	if err != nil || objects < 2 {
-		t.Fatalf("%d WAL objects (%v), want at least 2", objects, err)
+	}
+	if len(keys) < 2 {
+		t.Fatalf("%d WAL objects (%v), want at least 2", len(keys), keys)
 	}
 }
 
-func TestLogAppendTime(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestLogAppendTime(t *testing.T) { forEachBackend(t, testLogAppendTime) }
+
+func testLogAppendTime(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	b := makeBatch(t, batchSpec{records: 3, firstTS: 1000, tsStep: 10})
@@ -384,8 +390,10 @@ func TestLogAppendTime(t *testing.T) {
 	}
 }
 
-func TestReadMaxBytes(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestReadMaxBytes(t *testing.T) { forEachBackend(t, testReadMaxBytes) }
+
+func testReadMaxBytes(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	var size int
@@ -413,8 +421,10 @@ func TestReadMaxBytes(t *testing.T) {
 	}
 }
 
-func TestReadOutOfRange(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestReadOutOfRange(t *testing.T) { forEachBackend(t, testReadOutOfRange) }
+
+func testReadOutOfRange(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	ctx := context.Background()
@@ -438,8 +448,10 @@ func TestReadOutOfRange(t *testing.T) {
 	}
 }
 
-func TestDeleteRecords(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestDeleteRecords(t *testing.T) { forEachBackend(t, testDeleteRecords) }
+
+func testDeleteRecords(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	ctx := context.Background()
@@ -486,7 +498,11 @@ func TestDeleteRecords(t *testing.T) {
 }
 
 func TestOffsetForTimeAndMaxTimestamp(t *testing.T) {
-	s, _ := newTestStore(t)
+	forEachBackend(t, testOffsetForTimeAndMaxTimestamp)
+}
+
+func testOffsetForTimeAndMaxTimestamp(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	ctx := context.Background()
@@ -521,8 +537,10 @@ func TestOffsetForTimeAndMaxTimestamp(t *testing.T) {
 	}
 }
 
-func TestWatchWakesOnCommit(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestWatchWakesOnCommit(t *testing.T) { forEachBackend(t, testWatchWakesOnCommit) }
+
+func testWatchWakesOnCommit(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 2)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
 	other := storage.TopicPartition{Cluster: "c", Topic: "t", Partition: 1}
@@ -557,7 +575,11 @@ func TestWatchWakesOnCommit(t *testing.T) {
 }
 
 func TestDeleteAndRecreateTopicStartsEmpty(t *testing.T) {
-	s, _ := newTestStore(t)
+	forEachBackend(t, testDeleteAndRecreateTopicStartsEmpty)
+}
+
+func testDeleteAndRecreateTopicStartsEmpty(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	ctx := context.Background()
 	old := createTopic(t, s, "c", "t", 1)
 	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
@@ -588,7 +610,10 @@ func TestDeleteAndRecreateTopicStartsEmpty(t *testing.T) {
 }
 
 func TestFailedUploadFailsTheWholeFlush(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+	forEachBackend(t, testFailedUploadFailsTheWholeFlush)
+}
+
+func testFailedUploadFailsTheWholeFlush(t *testing.T, cfg Config) {
 	cfg.SetDefaults()
 	cfg.Linger = 20 * time.Millisecond
 	ctx := context.Background()
@@ -596,13 +621,16 @@ func TestFailedUploadFailsTheWholeFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := openBlobStore(ctx, cfg.ObjectStoreURL)
+	blobs, err := openBlobStore(ctx, cfg.ObjectStoreURL, cfg.Clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	faulty := &faultyObjects{objectStore: blobs, failPuts: make(chan struct{})}
 	close(faulty.failPuts)
-	s := newStore(cfg, db, faulty)
+	s, err := newStore(cfg, db, faulty)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = s.Close() })
 	createTopic(t, s, "c", "t", 2)
 
@@ -629,7 +657,10 @@ func TestFailedUploadFailsTheWholeFlush(t *testing.T) {
 }
 
 func TestCloseFlushesBufferedAppends(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+	forEachBackend(t, testCloseFlushesBufferedAppends)
+}
+
+func testCloseFlushesBufferedAppends(t *testing.T, cfg Config) {
 	cfg.Linger = time.Hour
 	s, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -657,8 +688,9 @@ func TestCloseFlushesBufferedAppends(t *testing.T) {
 	}
 }
 
-func TestColdReadsWithoutCache(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+func TestColdReadsWithoutCache(t *testing.T) { forEachBackend(t, testColdReadsWithoutCache) }
+
+func testColdReadsWithoutCache(t *testing.T, cfg Config) {
 	cfg.CacheBytes = 1 // nothing fits
 	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)
@@ -689,8 +721,10 @@ func (s *Store) mustRoute(t *testing.T, tp storage.TopicPartition) partitionKey 
 	return k
 }
 
-func TestAllocateProducerIDIsUnique(t *testing.T) {
-	s, _ := newTestStore(t)
+func TestAllocateProducerIDIsUnique(t *testing.T) { forEachBackend(t, testAllocateProducerIDIsUnique) }
+
+func testAllocateProducerIDIsUnique(t *testing.T, cfg Config) {
+	s := openStore(t, cfg)
 	seen := map[int64]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -714,8 +748,9 @@ func TestAllocateProducerIDIsUnique(t *testing.T) {
 	wg.Wait()
 }
 
-func TestSmallBufferSplitsFlushes(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+func TestSmallBufferSplitsFlushes(t *testing.T) { forEachBackend(t, testSmallBufferSplitsFlushes) }
+
+func testSmallBufferSplitsFlushes(t *testing.T, cfg Config) {
 	cfg.MaxBufferBytes = 4 << 10
 	cfg.Linger = 50 * time.Millisecond
 	s := openStore(t, cfg)
@@ -749,8 +784,9 @@ func TestSmallBufferSplitsFlushes(t *testing.T) {
 
 // TestColdReadInsideAChunk reads a multi-batch chunk from object storage
 // starting in its middle, with and without a byte limit.
-func TestColdReadInsideAChunk(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
+func TestColdReadInsideAChunk(t *testing.T) { forEachBackend(t, testColdReadInsideAChunk) }
+
+func testColdReadInsideAChunk(t *testing.T, cfg Config) {
 	cfg.Linger = 200 * time.Millisecond
 	s := openStore(t, cfg)
 	createTopic(t, s, "c", "t", 1)

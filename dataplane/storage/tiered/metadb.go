@@ -23,15 +23,23 @@ type dialect struct {
 	// open returns the pool for writes and the pool for reads (they may be
 	// the same).
 	open func(ctx context.Context, target string) (write, read *sql.DB, err error)
+	// forUpdate ends a SELECT whose rows the transaction must hold until it
+	// ends. SQLite needs none: its write transactions (BEGIN IMMEDIATE on
+	// one connection) run one at a time. PostgreSQL takes row locks, so
+	// brokers sharing the DB serialize per partition, not globally.
+	forUpdate string
+	// migrationLock, when set, starts every migration transaction, so that
+	// brokers starting together apply each version once.
+	migrationLock string
+	// uniqueViolation reports whether err is a unique-key violation.
+	uniqueViolation func(error) bool
 }
 
 var dialects = map[string]dialect{
-	"sqlite": {name: "sqlite", open: openSQLite},
-	"postgres": {name: "postgres", open: func(context.Context, string) (*sql.DB, *sql.DB, error) {
-		// TODO(postgres): open with pgx's database/sql driver; the schema
-		// and statements need no change.
-		return nil, nil, errors.New("postgres metadata DB is not supported yet")
-	}},
+	"sqlite": {name: "sqlite", open: openSQLite, uniqueViolation: sqliteUniqueViolation},
+	"postgres": {name: "postgres", open: openPostgres, forUpdate: " FOR UPDATE",
+		// Any constant key will do; this one spells "affl".
+		migrationLock: `SELECT pg_advisory_xact_lock(1634100844)`, uniqueViolation: postgresUniqueViolation},
 }
 
 // parseMetadataURL picks the dialect: sqlite:///abs/path.db, postgres://…,
@@ -140,8 +148,8 @@ func (db *metaDB) prepare(ctx context.Context) error {
 		{&db.advancePartition, db.write, `UPDATE partitions SET next_offset = next_offset + $1
 			WHERE topic_id = $2 AND partition_id = $3 RETURNING next_offset, log_start_offset`},
 		{&db.insertChunk, db.write, `INSERT INTO chunks (topic_id, partition_id, base_offset, last_offset,
-			object_key, byte_offset, byte_length, first_timestamp, max_timestamp)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`},
+			object_key, byte_offset, byte_length, first_timestamp, max_timestamp, kind, append_time_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`},
 		{&db.selectProducer, db.write, `SELECT producer_epoch, last_sequence, recent_batches FROM producers
 			WHERE topic_id = $1 AND partition_id = $2 AND producer_id = $3`},
 		{&db.upsertProducer, db.write, `INSERT INTO producers (topic_id, partition_id, producer_id,
@@ -163,12 +171,29 @@ func (db *metaDB) prepare(ctx context.Context) error {
 	return nil
 }
 
-const chunkColumns = `base_offset, last_offset, object_key, byte_offset, byte_length, first_timestamp, max_timestamp`
+const chunkColumns = `base_offset, last_offset, object_key, byte_offset, byte_length, first_timestamp,
+	max_timestamp, kind, append_time_ms`
 
 func scanChunk(rows *sql.Rows) (chunkRef, error) {
-	var c chunkRef
-	err := rows.Scan(&c.base, &c.last, &c.objectKey, &c.pos, &c.length, &c.firstTimestamp, &c.maxTimestamp)
+	var (
+		c    chunkRef
+		kind int
+	)
+	err := rows.Scan(&c.base, &c.last, &c.objectKey, &c.pos, &c.length, &c.firstTimestamp, &c.maxTimestamp,
+		&kind, &c.appendTime)
+	c.stamped = kind == chunkKindSegment
 	return c, err
+}
+
+// insertChunkRow records c in the chunks table.
+func insertChunkRow(ctx context.Context, stmt *sql.Stmt, k partitionKey, c chunkRef) error {
+	kind := chunkKindWAL
+	if c.stamped {
+		kind = chunkKindSegment
+	}
+	_, err := stmt.ExecContext(ctx, k.topicID, k.partition, c.base, c.last, c.objectKey, c.pos, c.length,
+		c.firstTimestamp, c.maxTimestamp, kind, c.appendTime)
+	return err
 }
 
 func firstLine(s string) string {
@@ -214,19 +239,27 @@ type migration struct {
 }
 
 func (db *metaDB) migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	var current int
-	if err := db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
 	for _, m := range migrations {
-		if m.version <= current {
-			continue
-		}
+		// One transaction per version, which reads the version again
+		// under the lock: brokers starting together each skip what
+		// another applied.
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if db.dialect.migrationLock != "" {
+				if _, err := tx.ExecContext(ctx, db.dialect.migrationLock); err != nil {
+					return fmt.Errorf("lock: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)`); err != nil {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			var current int
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+			if m.version <= current {
+				return nil
+			}
 			for _, stmt := range m.statements {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%q: %w", firstLine(stmt), err)

@@ -3,6 +3,8 @@ package tiered
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -257,9 +259,8 @@ func (s *Store) runCommitter() {
 	for f := range s.commits {
 		<-f.uploaded
 		if f.uploadErr != nil {
-			// TODO(compactor): a failed or uncommitted object may be left
-			// behind; the compactor should delete WAL objects that no chunk
-			// references once they are older than any in-flight commit.
+			// A failed upload may leave an object behind: GC deletes it as
+			// an orphan once older than OrphanGrace.
 			s.failFlush(f, f.uploadErr)
 		} else {
 			s.commitFlush(f)
@@ -270,6 +271,11 @@ func (s *Store) runCommitter() {
 
 func (s *Store) failFlush(f *flush, err error) {
 	s.log.Error("flush failed", "object", f.objectKey, "bytes", f.bytes, "err", err)
+	if !errors.Is(err, storage.ErrUnavailable) {
+		// Whatever failed (the metadata DB, an upload), nothing was
+		// acknowledged and a retry may succeed.
+		err = fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
 	for _, g := range f.groups {
 		for _, pb := range g.batches {
 			pb.result, pb.err = storage.AppendResult{}, err

@@ -76,4 +76,75 @@ var migrations = []migration{
 			commit_time_ms BIGINT NOT NULL,
 			PRIMARY KEY (cluster, group_name, topic, partition_id))`,
 	}},
+	{version: 2, statements: []string{
+		// Segments: a chunk row is now either a WAL chunk (kind 0: its
+		// batches are stored as producers sent them, offsets implied by
+		// the chunk's base) or a block of a segment object (kind 1: its
+		// batches carry their offsets, and compaction may leave gaps).
+		// Blocks are the segment's sparse offset index and, by their
+		// timestamps, its time index. append_time_ms is when the data was
+		// first committed (the WAL flush), which segment.ms and the WAL
+		// hold time measure from.
+		`ALTER TABLE chunks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE chunks ADD COLUMN append_time_ms BIGINT NOT NULL DEFAULT 0`,
+		// Finding whether anything still points at an object, for GC.
+		`CREATE INDEX chunks_by_object ON chunks (object_key)`,
+		// The compactor's scan of what is still in the WAL.
+		`CREATE INDEX chunks_in_wal ON chunks (topic_id, partition_id, last_offset) WHERE kind = 0`,
+		// One row per segment object of a partition: offsets [base_offset,
+		// last_offset], its size, the largest record timestamp (retention),
+		// the append time of its oldest data (segment.ms), and whether it
+		// was cut full (sealed segments are never merged again).
+		`CREATE TABLE segments (
+			topic_id TEXT NOT NULL,
+			partition_id INTEGER NOT NULL,
+			last_offset BIGINT NOT NULL,
+			base_offset BIGINT NOT NULL,
+			object_key TEXT NOT NULL,
+			size_bytes BIGINT NOT NULL,
+			max_timestamp BIGINT NOT NULL,
+			first_append_ms BIGINT NOT NULL,
+			sealed INTEGER NOT NULL,
+			PRIMARY KEY (topic_id, partition_id, last_offset))`,
+		`CREATE INDEX segments_by_object ON segments (object_key)`,
+		// Log cleaner (cleanup.policy=compact) state: offsets below
+		// cleaned_offset have been cleaned; tombstone_horizon_ms is the
+		// earliest delete horizon of a tombstone kept, -1 when none.
+		`ALTER TABLE partitions ADD COLUMN cleaned_offset BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE partitions ADD COLUMN tombstone_horizon_ms BIGINT NOT NULL DEFAULT -1`,
+		// Objects that may have lost their last reference, deleted by GC
+		// once not_before_ms has passed (reads in flight finish) and if
+		// nothing points at them still.
+		`CREATE TABLE object_gc (
+			object_key TEXT PRIMARY KEY,
+			not_before_ms BIGINT NOT NULL)`,
+	}},
+	{version: 3, statements: []string{
+		// Kafka ACLs of each cluster (acls.go): one row per binding, with
+		// Kafka's codes for the enumerations.
+		`CREATE TABLE kafka_acls (
+			cluster TEXT NOT NULL,
+			resource_type INTEGER NOT NULL,
+			resource_name TEXT NOT NULL,
+			pattern_type INTEGER NOT NULL,
+			principal TEXT NOT NULL,
+			host TEXT NOT NULL,
+			operation INTEGER NOT NULL,
+			permission INTEGER NOT NULL,
+			create_time_ms BIGINT NOT NULL,
+			PRIMARY KEY (cluster, resource_type, resource_name, pattern_type, principal, host, operation, permission))`,
+		// Client quotas of each cluster (quotas.go): one row per entity
+		// and key. A *_kind is 0 when the entity does not name that type,
+		// 1 for a name (in *_name), 2 for the type's default entity.
+		// Values are kept as decimal text, exact in both engines.
+		`CREATE TABLE client_quotas (
+			cluster TEXT NOT NULL,
+			user_kind INTEGER NOT NULL,
+			user_name TEXT NOT NULL,
+			client_kind INTEGER NOT NULL,
+			client_name TEXT NOT NULL,
+			quota_key TEXT NOT NULL,
+			quota_value TEXT NOT NULL,
+			PRIMARY KEY (cluster, user_kind, user_name, client_kind, client_name, quota_key))`,
+	}},
 }

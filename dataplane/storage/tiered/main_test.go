@@ -1,0 +1,19 @@
+package tiered_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/affluent-io/affluent/dataplane/storage/tiered"
+	"github.com/affluent-io/affluent/internal/testutil"
+)
+
+// TestMain gives the internal tests the shared PostgreSQL and S3 servers of
+// internal/testutil, started on first use and stopped at the end.
+func TestMain(m *testing.M) {
+	tiered.TestPostgresURL = testutil.PostgresURL
+	tiered.TestS3URL = testutil.S3URL
+	code := testutil.RunWithPostgres(m)
+	testutil.StopSharedS3()
+	os.Exit(code)
+}
