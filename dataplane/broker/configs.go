@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
 // configSpec describes one topic config: its type, Kafka's default, the
@@ -85,7 +87,7 @@ var topicConfigs = sortedSpecs([]configSpec{
 	{"retention.ms", kmsg.ConfigTypeLong, "604800000", "log.retention.ms",
 		"The maximum time a log is retained before old log segments are discarded; -1 means no limit.",
 		longAtLeast(-1)},
-	{"segment.bytes", kmsg.ConfigTypeInt, "1073741824", "log.segment.bytes",
+	{"segment.bytes", kmsg.ConfigTypeInt, strconv.Itoa(storage.DefaultSegmentBytes), "log.segment.bytes",
 		"The segment file size for the log.",
 		intAtLeast(14)},
 	{"segment.index.bytes", kmsg.ConfigTypeInt, "10485760", "log.index.size.max.bytes",
@@ -94,7 +96,7 @@ var topicConfigs = sortedSpecs([]configSpec{
 	{"segment.jitter.ms", kmsg.ConfigTypeLong, "0", "log.roll.jitter.ms",
 		"The maximum random jitter subtracted from the scheduled segment roll time.",
 		longAtLeast(0)},
-	{"segment.ms", kmsg.ConfigTypeLong, "604800000", "log.roll.ms",
+	{"segment.ms", kmsg.ConfigTypeLong, strconv.FormatInt(storage.DefaultSegmentAge.Milliseconds(), 10), "log.roll.ms",
 		"The period of time after which a segment is rolled even if it is not full.",
 		longAtLeast(1)},
 	{"unclean.leader.election.enable", kmsg.ConfigTypeBoolean, "false", "unclean.leader.election.enable",

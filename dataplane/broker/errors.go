@@ -38,6 +38,8 @@ func errorCode(err error) int16 {
 		return kerr.UnknownProducerID.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
+	case errors.Is(err, storage.ErrUnavailable):
+		return kerr.KafkaStorageError.Code // retriable: the object store or metadata DB is failing
 	default: // storage.ErrClosed, I/O, the metadata DB
 		return kerr.KafkaStorageError.Code
 	}

@@ -36,6 +36,15 @@ var (
 	ErrUnavailable = errors.New("storage temporarily unavailable")
 )
 
+// Defaults of segment.bytes and segment.ms, which the broker reports and
+// the engine applies. Kafka's are 1 GiB and 7 days, sized for local disks;
+// on object storage a segment is rewritten whole by merges and cleaning and
+// retention drops whole segments, so smaller ones keep both cheap.
+const (
+	DefaultSegmentBytes = 128 << 20
+	DefaultSegmentAge   = 24 * time.Hour
+)
+
 // TopicPartition names one partition of one cluster's topic.
 type TopicPartition struct {
 	Cluster   string

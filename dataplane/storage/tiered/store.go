@@ -70,8 +70,8 @@ const (
 	// whole by merges and cleaning, and retention drops whole segments, so
 	// smaller segments keep both cheap and retention close to its limit,
 	// while still large enough that one object holds a partition's hour.
-	DefaultSegmentBytes = 128 << 20
-	DefaultSegmentAge   = 24 * time.Hour
+	DefaultSegmentBytes = storage.DefaultSegmentBytes
+	DefaultSegmentAge   = storage.DefaultSegmentAge
 	// DefaultSegmentIndexBytes is the spacing of a segment's sparse offset
 	// and time index: one entry (a block, one range read) per this many
 	// bytes, about what one fetch asks of a partition.
