@@ -1,0 +1,4 @@
+resource "affluent_environment" "staging" {
+  display_name = "staging"
+  description  = "Pre-production workloads"
+}
