@@ -6,10 +6,13 @@ package broker
 // high watermark) and answers the new low watermark. An offset beyond the
 // high watermark, or below -1, is OFFSET_OUT_OF_RANGE; one below the log
 // start offset changes nothing. Each topic needs DELETE
-// (TOPIC_AUTHORIZATION_FAILED).
+// (TOPIC_AUTHORIZATION_FAILED). A topic whose cleanup.policy is compact
+// without delete refuses it with POLICY_VIOLATION, as Kafka does: deleting
+// a prefix of a compacted log would drop the latest value of its keys.
 
 import (
 	"context"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -43,6 +46,8 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, r *request) (kmsg.Resp
 				sp.ErrorCode = code
 			case rp.Offset < -1:
 				sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			case compactOnly(memo[rt.Topic].topic.Configs["cleanup.policy"]):
+				sp.ErrorCode = kerr.PolicyViolation.Code
 			default:
 				low, err := b.cfg.Log.DeleteRecords(ctx, tp, rp.Offset)
 				if err != nil {
@@ -54,4 +59,19 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, r *request) (kmsg.Resp
 		}
 	}
 	return resp, nil
+}
+
+// compactOnly reports whether a cleanup.policy value is compact without
+// delete.
+func compactOnly(policy string) bool {
+	compact, del := false, false
+	for p := range strings.SplitSeq(policy, ",") {
+		switch strings.TrimSpace(p) {
+		case "compact":
+			compact = true
+		case "delete":
+			del = true
+		}
+	}
+	return compact && !del
 }

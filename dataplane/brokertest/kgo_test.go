@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/internal/testutil"
 )
@@ -317,6 +319,17 @@ func TestAdminTopics(t *testing.T) {
 		maxTS, err := adm.ListMaxTimestampOffsets(ctx, "trimmed")
 		if err != nil || maxTS["trimmed"][0].Offset < 4 {
 			t.Fatalf("max timestamp offset: %v %v", err, maxTS)
+		}
+	})
+
+	t.Run("delete records of a compacted topic", func(t *testing.T) {
+		for policy, want := range map[string]error{"compact": kerr.PolicyViolation, "compact,delete": nil} {
+			name := "compacted-" + strings.ReplaceAll(policy, ",", "-")
+			createTopic(t, adm, name, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr(policy)})
+			deleted, err := adm.DeleteRecords(ctx, kadm.Offsets{name: {0: {Topic: name, Partition: 0, At: -1}}})
+			if err != nil || !errors.Is(deleted[name][0].Err, want) {
+				t.Fatalf("delete records with cleanup.policy=%s: %v %v, want %v", policy, err, deleted[name][0].Err, want)
+			}
 		}
 	})
 
