@@ -37,28 +37,34 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, r *request) (kmsg.Respo
 		sr := &resp.Resources[i]
 		*sr = kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var ce *codeError
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
-			if !b.allowed(ctx, r, acl.ResourceTopic, rr.ResourceName, acl.OpAlterConfigs) {
-				ce = errorf(kerr.TopicAuthorizationFailed.Code, "")
-				break
-			}
-			ce = b.replaceTopicConfigs(ctx, r, rr, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
-			if !b.clusterAllowed(ctx, r, acl.OpAlterConfigs) {
-				ce = errorf(kerr.ClusterAuthorizationFailed.Code, "")
-				break
-			}
-			ce = errorf(kerr.PolicyViolation.Code, msgBrokerConfigsReadOnly)
-		default:
-			ce = errorf(kerr.InvalidRequest.Code, "altering %s configs is not supported", rr.ResourceType)
-		}
+		ce := b.alterConfigsOf(ctx, r, rr.ResourceType, rr.ResourceName, func() *codeError {
+			return b.replaceTopicConfigs(ctx, r, rr, req.ValidateOnly)
+		})
 		if ce != nil {
 			sr.ErrorCode, sr.ErrorMessage = ce.code, errMessage(ce.msg)
 		}
 	}
 	return resp, nil
+}
+
+// alterConfigsOf authorizes and routes one resource of AlterConfigs or
+// IncrementalAlterConfigs: topics go to alterTopic, broker configs are read
+// only, other resource types are not supported.
+func (b *Broker) alterConfigsOf(ctx context.Context, r *request, typ kmsg.ConfigResourceType, name string, alterTopic func() *codeError) *codeError {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if !b.allowed(ctx, r, acl.ResourceTopic, name, acl.OpAlterConfigs) {
+			return errorf(kerr.TopicAuthorizationFailed.Code, "")
+		}
+		return alterTopic()
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !b.clusterAllowed(ctx, r, acl.OpAlterConfigs) {
+			return errorf(kerr.ClusterAuthorizationFailed.Code, "")
+		}
+		return errorf(kerr.PolicyViolation.Code, msgBrokerConfigsReadOnly)
+	default:
+		return errorf(kerr.InvalidRequest.Code, "altering %s configs is not supported", typ)
+	}
 }
 
 func (b *Broker) replaceTopicConfigs(ctx context.Context, r *request, rr kmsg.AlterConfigsRequestResource, validateOnly bool) *codeError {

@@ -19,8 +19,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/affluent-io/affluent/dataplane/acl"
 )
 
 const apiIncrementalAlterConfigs = 44
@@ -37,23 +35,9 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, r *request) 
 		sr := &resp.Resources[i]
 		*sr = kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var ce *codeError
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
-			if !b.allowed(ctx, r, acl.ResourceTopic, rr.ResourceName, acl.OpAlterConfigs) {
-				ce = errorf(kerr.TopicAuthorizationFailed.Code, "")
-				break
-			}
-			ce = b.alterTopicConfigs(ctx, r, rr, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
-			if !b.clusterAllowed(ctx, r, acl.OpAlterConfigs) {
-				ce = errorf(kerr.ClusterAuthorizationFailed.Code, "")
-				break
-			}
-			ce = errorf(kerr.PolicyViolation.Code, msgBrokerConfigsReadOnly)
-		default:
-			ce = errorf(kerr.InvalidRequest.Code, "altering %s configs is not supported", rr.ResourceType)
-		}
+		ce := b.alterConfigsOf(ctx, r, rr.ResourceType, rr.ResourceName, func() *codeError {
+			return b.alterTopicConfigs(ctx, r, rr, req.ValidateOnly)
+		})
 		if ce != nil {
 			sr.ErrorCode, sr.ErrorMessage = ce.code, errMessage(ce.msg)
 		}
