@@ -74,6 +74,8 @@ type Config struct {
 	// ClientQuotas stores the client quotas of DescribeClientQuotas and
 	// AlterClientQuotas; nil: those APIs fail.
 	ClientQuotas storage.ClientQuotas
+	// Limits gives each cluster's limits; nil: clusters are unlimited.
+	Limits LimitSource
 
 	// Authenticator checks SASL/PLAIN credentials. When nil, Anonymous
 	// must be set.
