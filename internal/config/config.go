@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -40,6 +41,8 @@ type Config struct {
 	GRPC    GRPC    `yaml:"grpc"`
 	Kafka   Kafka   `yaml:"kafka"`
 	Storage Storage `yaml:"storage"`
+	// ControlPlane is how a broker reaches the control plane.
+	ControlPlane ControlPlane `yaml:"controlplane"`
 	// Roles this process serves; `affluent dev` serves all of them.
 	Roles string `yaml:"roles"`
 }
@@ -77,6 +80,23 @@ type Kafka struct {
 	// 127.0.0.1 and localhost are generated once in DATA_DIR/tls.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// MaxReauth bounds SASL sessions (connections.max.reauth.ms, KIP-368):
+	// clients re-authenticate within it, so a deleted credential stops
+	// working on open connections too. 0: sessions are not bounded.
+	MaxReauth time.Duration `yaml:"max_reauth"`
+}
+
+// ControlPlane is how brokers and the control plane find each other.
+// Brokers watch the control plane's gRPC API for their configuration
+// (tenants, credential verifiers, role bindings), authenticated by a
+// shared broker secret: the value of AFFLUENT_BROKER_SECRET, else the
+// content of BrokerSecretFile (default DATA_DIR/broker-secret, which a
+// control plane makes when it is missing). The secret is never printed.
+type ControlPlane struct {
+	// Addr is the control plane's gRPC address, for a broker without the
+	// controlplane role in its process (default: this process's GRPC.Addr).
+	Addr             string `yaml:"addr"`
+	BrokerSecretFile string `yaml:"broker_secret_file"`
 }
 
 // Storage says where durable state lives.
@@ -91,6 +111,25 @@ type Storage struct {
 	// ControlPlaneURL is the control plane's DB (organizations, clusters,
 	// IAM): sqlite:// or postgres://; empty means SQLite under DataDir.
 	ControlPlaneURL string `yaml:"controlplane_db"`
+
+	// The broker's read caches and compactor. Zero values mean the
+	// storage engine's defaults (dataplane/storage/tiered).
+	//
+	// LocalCacheDir holds the local disk tier: the newest data of each
+	// partition, so consumers a little behind the tail read the local disk
+	// instead of object storage. Empty: no disk tier. Its content is a
+	// cache, emptied when the broker starts. LocalCacheSize bounds it
+	// (default 1GiB).
+	LocalCacheDir  string   `yaml:"local_cache_dir"`
+	LocalCacheSize ByteSize `yaml:"local_cache_size"`
+	// MemoryCacheSize bounds the memory cache of recent data that keeps
+	// consumers at the tail off object storage (default 256MiB).
+	MemoryCacheSize ByteSize `yaml:"memory_cache_size"`
+	// CompactionInterval is the pause between compaction passes (WAL into
+	// segments, retention, cleanup.policy=compact, garbage collection);
+	// default 30s. Negative: this broker does not compact (another broker
+	// sharing the metadata DB and bucket does).
+	CompactionInterval time.Duration `yaml:"compaction_interval"`
 }
 
 // SetDefaults fills every field with the value `affluent dev` uses.
@@ -118,10 +157,17 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.StringVar(&c.Kafka.MTLSAddr, "kafka-mtls-addr", c.Kafka.MTLSAddr, "Kafka TLS listener address requiring a client certificate (default: none)")
 	fs.StringVar(&c.Kafka.TLSCertFile, "kafka-tls-cert", c.Kafka.TLSCertFile, "PEM server certificate of the TLS listeners (default: generated in DATA_DIR/tls)")
 	fs.StringVar(&c.Kafka.TLSKeyFile, "kafka-tls-key", c.Kafka.TLSKeyFile, "PEM private key of --kafka-tls-cert")
+	fs.DurationVar(&c.Kafka.MaxReauth, "kafka-max-reauth", c.Kafka.MaxReauth, "longest SASL session before clients must re-authenticate (0: unbounded)")
+	fs.StringVar(&c.ControlPlane.Addr, "controlplane-addr", c.ControlPlane.Addr, "control plane gRPC address a broker watches (default: --grpc-addr)")
+	fs.StringVar(&c.ControlPlane.BrokerSecretFile, "broker-secret-file", c.ControlPlane.BrokerSecretFile, "file holding the secret brokers present to the control plane (default: DATA_DIR/broker-secret; AFFLUENT_BROKER_SECRET overrides)")
 	fs.StringVar(&c.Storage.DataDir, "data-dir", c.Storage.DataDir, "directory for embedded stores and generated credentials")
 	fs.StringVar(&c.Storage.ObjectStoreURL, "object-store", c.Storage.ObjectStoreURL, "object store URL (file:///dir, s3://bucket?...); default: DATA_DIR/objects")
 	fs.StringVar(&c.Storage.MetadataURL, "metadata-db", c.Storage.MetadataURL, "dataplane metadata DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
 	fs.StringVar(&c.Storage.ControlPlaneURL, "controlplane-db", c.Storage.ControlPlaneURL, "control-plane DB URL (sqlite:///path, postgres://...); default: SQLite in DATA_DIR")
+	fs.StringVar(&c.Storage.LocalCacheDir, "local-cache-dir", c.Storage.LocalCacheDir, "directory of the broker's local disk cache of recent data, emptied at start (default: none)")
+	fs.Var(&c.Storage.LocalCacheSize, "local-cache-size", "size bound of --local-cache-dir, e.g. 10GiB (default 1GiB)")
+	fs.Var(&c.Storage.MemoryCacheSize, "memory-cache-size", "size bound of the broker's memory cache of recent data, e.g. 512MiB (default 256MiB)")
+	fs.DurationVar(&c.Storage.CompactionInterval, "compaction-interval", c.Storage.CompactionInterval, "pause between storage compaction passes (default 30s; negative: this broker does not compact)")
 	if includeRoles {
 		fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated roles: controlplane, gateway, broker")
 	}
@@ -227,11 +273,22 @@ func (c *Config) Validate() error {
 	if (c.Kafka.TLSCertFile == "") != (c.Kafka.TLSKeyFile == "") {
 		errs = append(errs, errors.New("kafka tls cert and key: give both or neither"))
 	}
+	if c.ControlPlane.Addr != "" {
+		if err := validateAddr(c.ControlPlane.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("controlplane addr %q: %w", c.ControlPlane.Addr, err))
+		}
+	}
+	if c.Kafka.MaxReauth < 0 {
+		errs = append(errs, fmt.Errorf("kafka max reauth %v: must not be negative", c.Kafka.MaxReauth))
+	}
 	if c.HTTP.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("api rate burst %d: must not be negative", c.HTTP.RateBurst))
 	}
 	if c.Storage.DataDir == "" {
 		errs = append(errs, errors.New("data dir must not be empty"))
+	}
+	if c.Storage.LocalCacheSize > 0 && c.Storage.LocalCacheDir == "" {
+		errs = append(errs, fmt.Errorf("local cache size %v: set a local cache dir too", c.Storage.LocalCacheSize))
 	}
 	roles, err := ParseRoles(c.Roles)
 	if err != nil {
