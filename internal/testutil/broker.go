@@ -2,10 +2,15 @@ package testutil
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +47,106 @@ type BrokerOptions struct {
 	Configure func(*broker.Config)
 	// Quiet drops the broker's logs instead of writing them to the test.
 	Quiet bool
+	// Storage chooses and tunes the storage; the zero value is
+	// BrokerBackend's.
+	Storage StorageOptions
+}
+
+// StorageOptions choose and tune the storage of a test broker. The zero
+// value is tiered.DirConfig(DataDir) (file:// objects and SQLite in the
+// data directory, the engine's defaults), or an S3 bucket for the objects
+// when BrokerBackend is "s3". It crosses process boundaries as JSON.
+type StorageOptions struct {
+	// ObjectStoreURL and MetadataURL replace the object store and the
+	// metadata DB of the data directory (a bucket of S3URL, a database of
+	// PostgresURL). Restarts must pass the same ones.
+	ObjectStoreURL string `json:",omitempty"`
+	MetadataURL    string `json:",omitempty"`
+	// Non-zero fields replace the engine's defaults (tiered.Config).
+	CompactionInterval  time.Duration `json:",omitempty"`
+	WALHold             time.Duration `json:",omitempty"`
+	GCGrace             time.Duration `json:",omitempty"`
+	DefaultSegmentBytes int64         `json:",omitempty"`
+	SegmentIndexBytes   int64         `json:",omitempty"`
+	LocalCacheDir       string        `json:",omitempty"`
+}
+
+// Object stores BrokerBackend can name.
+const (
+	BackendFile = "file"
+	BackendS3   = "s3"
+)
+
+// BrokerBackend is the object store of brokers whose StorageOptions name
+// none: BackendFile (or empty), the data directory, or BackendS3, a bucket
+// of this test binary's S3 server (S3URL) per data directory, recorded in
+// it so that a broker restarted on the directory, in this process or in a
+// broker process, finds its objects. A suite's TestMain sets it between
+// runs to run the same tests on each backend; tests never change it.
+var BrokerBackend string
+
+// objectStoreFile, in a broker's data directory, records the URL of the
+// bucket BrokerBackend gave the directory.
+const objectStoreFile = "object-store.url"
+
+// resolve fills ObjectStoreURL for dataDir when BrokerBackend asks for a
+// bucket: the one recorded in dataDir, or a new one, recorded.
+func (o StorageOptions) resolve(t testing.TB, dataDir string) StorageOptions {
+	t.Helper()
+	if o.ObjectStoreURL != "" {
+		return o
+	}
+	path := filepath.Join(dataDir, objectStoreFile)
+	if raw, err := os.ReadFile(path); err == nil {
+		o.ObjectStoreURL = strings.TrimSpace(string(raw))
+		return o
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read the object store of %s: %v", dataDir, err)
+	}
+	switch BrokerBackend {
+	case "", BackendFile:
+		return o
+	case BackendS3:
+		o.ObjectStoreURL = S3URL(t)
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			t.Fatalf("data dir: %v", err)
+		}
+		if err := os.WriteFile(path, []byte(o.ObjectStoreURL+"\n"), 0o644); err != nil {
+			t.Fatalf("record the object store of %s: %v", dataDir, err)
+		}
+		return o
+	default:
+		t.Fatalf("unknown test broker backend %q: want %s or %s", BrokerBackend, BackendFile, BackendS3)
+		return o
+	}
+}
+
+// apply sets what o says in c.
+func (o StorageOptions) apply(c *tiered.Config) {
+	if o.ObjectStoreURL != "" {
+		c.ObjectStoreURL = o.ObjectStoreURL
+	}
+	if o.MetadataURL != "" {
+		c.MetadataURL = o.MetadataURL
+	}
+	if o.CompactionInterval != 0 {
+		c.CompactionInterval = o.CompactionInterval
+	}
+	if o.WALHold != 0 {
+		c.WALHold = o.WALHold
+	}
+	if o.GCGrace != 0 {
+		c.GCGrace = o.GCGrace
+	}
+	if o.DefaultSegmentBytes != 0 {
+		c.DefaultSegmentBytes = o.DefaultSegmentBytes
+	}
+	if o.SegmentIndexBytes != 0 {
+		c.SegmentIndexBytes = o.SegmentIndexBytes
+	}
+	if o.LocalCacheDir != "" {
+		c.LocalCacheDir = o.LocalCacheDir
+	}
 }
 
 // BrokerHandle is a running in-process broker on real storage.
@@ -69,7 +174,8 @@ var DefaultTenants = []Tenant{
 }
 
 // StartBroker starts a broker in this process, with tiered storage in
-// opts.DataDir (a file:// object store and SQLite), the group coordinator,
+// opts.DataDir (a file:// object store and SQLite, unless opts.Storage or
+// BrokerBackend say otherwise), the group coordinator,
 // and SASL/PLAIN credentials for each tenant, serving on loopback. It is
 // stopped when the test ends (or earlier by Stop).
 func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
@@ -92,6 +198,7 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 		t.Fatalf("storage config: %v", err)
 	}
 	storeCfg.Logger = logger
+	opts.Storage.resolve(t, h.DataDir).apply(&storeCfg)
 	ctx := context.Background()
 	h.Store, err = tiered.Open(ctx, storeCfg)
 	if err != nil {

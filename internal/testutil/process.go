@@ -35,6 +35,7 @@ type processSpec struct {
 	DataDir string
 	Addr    string
 	Tenants []Tenant
+	Storage StorageOptions
 }
 
 // MaybeServeBrokerProcess turns this test binary into a broker when
@@ -67,7 +68,7 @@ func serveBrokerProcess(raw string) int {
 		return 2
 	}
 	tb := &processTB{}
-	h := StartBroker(tb, BrokerOptions{DataDir: spec.DataDir, Addr: spec.Addr, Tenants: spec.Tenants})
+	h := StartBroker(tb, BrokerOptions{DataDir: spec.DataDir, Addr: spec.Addr, Tenants: spec.Tenants, Storage: spec.Storage})
 	fmt.Printf("%s%s\n", processReadyPrefix, h.Addr)
 
 	stop := make(chan os.Signal, 1)
@@ -164,6 +165,8 @@ type BrokerProcessOptions struct {
 	Addr string
 	// Tenants replaces DefaultTenants.
 	Tenants []Tenant
+	// Storage chooses and tunes the storage, as BrokerOptions.Storage.
+	Storage StorageOptions
 }
 
 // BrokerProcess is a broker serving in a child process (this test binary,
@@ -176,6 +179,10 @@ type BrokerProcess struct {
 	Username, Password, Cluster string
 	Tenants                     []Tenant
 	DataDir                     string
+	// Storage is what every start of the process is given: the options,
+	// with BrokerBackend's bucket resolved here (the process cannot start
+	// an S3 server that outlives it).
+	Storage StorageOptions
 	// LogPath is the file the process's standard error goes to, across
 	// restarts. Its tail is printed when the test fails.
 	LogPath string
@@ -201,6 +208,7 @@ func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess 
 	if p.DataDir == "" {
 		p.DataDir = t.TempDir()
 	}
+	p.Storage = opts.Storage.resolve(t, p.DataDir)
 	if len(p.Tenants) == 0 {
 		p.Tenants = DefaultTenants
 	}
@@ -218,7 +226,7 @@ func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess 
 
 func (p *BrokerProcess) start() {
 	p.t.Helper()
-	spec, err := json.Marshal(processSpec{DataDir: p.DataDir, Addr: p.Addr, Tenants: p.Tenants})
+	spec, err := json.Marshal(processSpec{DataDir: p.DataDir, Addr: p.Addr, Tenants: p.Tenants, Storage: p.Storage})
 	if err != nil {
 		p.t.Fatalf("broker process spec: %v", err)
 	}

@@ -48,6 +48,7 @@ func (s *Store) commitFlush(f *flush) {
 			touched = append(touched, c.group.tp)
 		}
 	}
+	s.buf.backlog.Sub(float64(f.bytes))
 	close(f.done)
 	s.watches.notify(touched...)
 }

@@ -78,13 +78,8 @@ func (s *Store) runCompactor() {
 			return
 		}
 		stats, err := s.Compact(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("compaction pass failed", "err", err, "partitions", stats.Partitions)
-		case stats.Partitions > 0 || stats.ObjectsDeleted > 0:
-			s.log.Debug("compaction pass", "partitions", stats.Partitions, "segments", stats.SegmentsWritten,
-				"bytes", stats.BytesWritten, "chunks", stats.ChunksReplaced, "removed", stats.RecordsRemoved,
-				"gc", stats.ObjectsDeleted)
 		}
 		timer.Reset(s.cfg.CompactionInterval)
 	}
@@ -114,15 +109,32 @@ type walSummary struct {
 // Compact runs one pass now and waits for it; passes never overlap. The
 // background compactor calls it; tests and tools may too. Partitions that
 // fail are reported (joined) and retried by the next pass.
-func (s *Store) Compact(ctx context.Context) (CompactionStats, error) {
+//
+// A pass with work logs its start and its end at debug level, so that a
+// log cut short says whether a pass was under way.
+func (s *Store) Compact(ctx context.Context) (stats CompactionStats, err error) {
 	if err := s.checkOpen(); err != nil {
 		return CompactionStats{}, err
 	}
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	start := time.Now()
+	logged := false
+	defer func() {
+		s.metrics.observePass(start, stats, err)
+		if logged || stats.Partitions > 0 || stats.ObjectsDeleted > 0 {
+			s.log.Debug("compaction pass finished", "partitions", stats.Partitions, "segments", stats.SegmentsWritten,
+				"bytes", stats.BytesWritten, "chunks", stats.ChunksReplaced, "removed", stats.RecordsRemoved,
+				"gc", stats.ObjectsDeleted, "conflicts", stats.Conflicts, "duration", time.Since(start), "err", err)
+		}
+	}()
 	jobs, err := s.planPass(ctx)
 	if err != nil {
 		return CompactionStats{}, err
+	}
+	if len(jobs) > 0 {
+		logged = true
+		s.log.Debug("compaction pass started", "partitions", len(jobs))
 	}
 	var (
 		mu    sync.Mutex
@@ -248,6 +260,11 @@ func (s *Store) planPass(ctx context.Context) ([]*partitionJob, error) {
 		return nil, fmt.Errorf("plan compaction: wal: %w", err)
 	}
 	nowMs := s.now().UnixMilli()
+	if s.metrics.exported {
+		if err := s.measureWAL(ctx, nowMs); err != nil {
+			return nil, err
+		}
+	}
 	jobs := all[:0]
 	for _, j := range all {
 		if j.retentionDue(nowMs) || j.rollDue(nowMs, s.cfg.WALHold) || j.cleanDue(nowMs) {
@@ -259,6 +276,25 @@ func (s *Store) planPass(ctx context.Context) ([]*partitionJob, error) {
 		return all, nil
 	}
 	return jobs, nil
+}
+
+// measureWAL sets the gauges of the WAL data not yet compacted. They are
+// about the whole metadata DB: brokers sharing it report the same.
+func (s *Store) measureWAL(ctx context.Context, nowMs int64) error {
+	var objects, bytes, oldest int64
+	err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(DISTINCT object_key), COALESCE(SUM(byte_length), 0),
+		COALESCE(MIN(append_time_ms), 0) FROM chunks WHERE kind = 0`).Scan(&objects, &bytes, &oldest)
+	if err != nil {
+		return fmt.Errorf("plan compaction: wal backlog: %w", err)
+	}
+	lag := 0.0
+	if objects > 0 {
+		lag = max(0, float64(nowMs-oldest)/1000)
+	}
+	s.metrics.walPendingObjs.Set(float64(objects))
+	s.metrics.walPendingBytes.Set(float64(bytes))
+	s.metrics.compactionLag.Set(lag)
+	return nil
 }
 
 // queryEach runs query and calls fn for each row.

@@ -51,6 +51,7 @@ func (s *Store) collectGarbage(ctx context.Context, scanOrphans bool) (int, erro
 					return deleted, fmt.Errorf("gc: %w", err)
 				}
 				deleted++
+				s.metrics.gcDeleted.WithLabelValues(gcUnreferenced).Inc()
 				if err := hook("gc-object-deleted"); err != nil {
 					return deleted, err
 				}
@@ -124,6 +125,7 @@ func (s *Store) deleteOrphans(ctx context.Context) (int, error) {
 			}
 			s.log.Info("deleted orphan object", "object", o.key, "bytes", o.size)
 			deleted++
+			s.metrics.gcDeleted.WithLabelValues(gcOrphan).Inc()
 			return nil
 		})
 		if err != nil {

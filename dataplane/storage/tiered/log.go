@@ -102,14 +102,18 @@ func (s *Store) readFrom(ctx context.Context, k partitionKey, ps *partitionState
 		full, before := false, pos
 		for i, c := range chunks {
 			data, ok := s.cache.get(chunkKey{c.objectKey, c.pos})
+			s.metrics.cacheLookup(cacheMemory, ok)
 			stamped := c.stamped
 			if !ok {
-				if data, ok = s.ahead.get(chunkKey{c.objectKey, c.pos}); ok {
+				data, ok = s.ahead.get(chunkKey{c.objectKey, c.pos})
+				s.metrics.cacheLookup(cacheReadAhead, ok)
+				if ok {
 					s.readAheadAfter(chunks[i+1:])
 				}
 			}
 			if !ok && s.local != nil {
 				data, ok = s.local.lookup(k, max(pos, c.base), c.last)
+				s.metrics.cacheLookup(cacheLocal, ok)
 				stamped = true
 			}
 			if ok {

@@ -107,6 +107,9 @@ type metaDB struct {
 	dialect dialect
 	write   *sql.DB
 	read    *sql.DB
+	// metrics times transactions; set by newStore before any goroutine
+	// uses the DB (nil while migrating).
+	metrics *storeMetrics
 
 	// Write path, used inside the commit transaction.
 	advancePartition *sql.Stmt
@@ -217,7 +220,10 @@ func (db *metaDB) close() error {
 }
 
 // inTx runs fn in a write transaction and commits it when fn succeeds.
-func (db *metaDB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *metaDB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if db.metrics != nil {
+		defer func(start time.Time) { db.metrics.observeTx(start, err) }(time.Now())
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

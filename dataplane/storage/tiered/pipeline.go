@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -76,6 +78,9 @@ func newFlush() *flush {
 // writeBuffer is the open flush that Appends join.
 type writeBuffer struct {
 	maxBytes int
+	// backlog counts the bytes added and not yet answered; the pipeline
+	// subtracts a flush's bytes when its Appends are answered.
+	backlog prometheus.Gauge
 	// kick tells the flusher that a flush opened or filled up.
 	kick chan struct{}
 
@@ -85,8 +90,8 @@ type writeBuffer struct {
 	closed bool
 }
 
-func newWriteBuffer(maxBytes int) *writeBuffer {
-	return &writeBuffer{maxBytes: maxBytes, kick: make(chan struct{}, 1)}
+func newWriteBuffer(maxBytes int, backlog prometheus.Gauge) *writeBuffer {
+	return &writeBuffer{maxBytes: maxBytes, backlog: backlog, kick: make(chan struct{}, 1)}
 }
 
 func (b *writeBuffer) signal() {
@@ -161,6 +166,7 @@ func (b *writeBuffer) add(ctx context.Context, k partitionKey, tp storage.TopicP
 		pb.batch.Raw = bytes.Clone(batch.Raw)
 		g.batches = append(g.batches, pb)
 		f.bytes += size
+		b.backlog.Add(float64(size))
 		if f.bytes >= b.maxBytes {
 			f.full = true
 			b.signal()
@@ -281,5 +287,6 @@ func (s *Store) failFlush(f *flush, err error) {
 			pb.result, pb.err = storage.AppendResult{}, err
 		}
 	}
+	s.buf.backlog.Sub(float64(f.bytes))
 	close(f.done)
 }

@@ -35,6 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/affluent-io/affluent/dataplane/groups"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
@@ -171,6 +173,11 @@ type Config struct {
 	// Clock tells the time for retention, compaction and GC; tests set it.
 	Clock  func() time.Time
 	Logger *slog.Logger
+	// Metrics registers the engine's metrics (affluent_storage_…): object
+	// store requests, metadata transactions, the WAL backlog, compaction,
+	// caches and GC. Nil keeps them unexported. Stores sharing a registry
+	// share the series.
+	Metrics prometheus.Registerer
 }
 
 // DirConfig is the embedded configuration of `affluent dev`: objects and the
@@ -286,8 +293,9 @@ func (c *Config) Validate() error {
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
+	metrics *storeMetrics
 	db      *metaDB
-	objects objectStore // with retries
+	objects objectStore // with retries, each attempt measured
 	cache   *chunkCache // the tail: chunks as committed
 	ahead   *readAhead  // blocks fetched ahead of cold readers
 	local   *localTier  // nil without LocalCacheDir
@@ -354,19 +362,22 @@ func newStore(cfg Config, db *metaDB, objects objectStore) (*Store, error) {
 			return nil, err
 		}
 	}
+	metrics := newStoreMetrics(cfg.Metrics)
+	db.metrics = metrics
 	bg, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		cfg:        cfg,
 		log:        cfg.Logger.With("component", "storage"),
+		metrics:    metrics,
 		db:         db,
-		objects:    withRetries(objects, cfg.ObjectAttempts, 20*time.Millisecond),
+		objects:    withRetries(measureObjects(objects, metrics), cfg.ObjectAttempts, 20*time.Millisecond),
 		cache:      newChunkCache(cfg.CacheBytes),
 		ahead:      newReadAhead(cfg.ReadAheadBytes),
 		local:      local,
 		routes:     newRouteCache(),
 		parts:      newPartitionIndex(),
 		watches:    newWatchers(),
-		buf:        newWriteBuffer(cfg.MaxBufferBytes),
+		buf:        newWriteBuffer(cfg.MaxBufferBytes, metrics.walBufferBytes),
 		flushSlots: make(chan struct{}, defaultMaxInflight),
 		commits:    make(chan *flush, defaultMaxInflight),
 		bg:         bg,
