@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/authz"
 	"github.com/affluent-io/affluent/controlplane/cluster"
 	"github.com/affluent-io/affluent/controlplane/credential"
+	"github.com/affluent-io/affluent/controlplane/kafkaauth"
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/store"
 )
@@ -224,39 +226,32 @@ func (cp *ControlPlane) waitRunning(ctx context.Context, org, id string, wait ti
 
 // ErrInvalidKafkaCredentials is returned for an unknown key, a wrong
 // secret, or a key that is not a Kafka API key of a running cluster.
-var ErrInvalidKafkaCredentials = errors.New("invalid Kafka API key or secret")
+var ErrInvalidKafkaCredentials = kafkaauth.ErrInvalidKey
 
 // VerifyKafkaKey checks a Kafka API key and secret (SASL/PLAIN username
 // and password) and returns the principal it authenticates (`User:sa-…`)
-// and the cluster it is for. Successful checks are cached, so reconnecting
-// clients do not pay argon2's cost each time; the key's record is still
-// read, so a deleted key stops working at once.
+// and the cluster it is for, by the rules of kafkaauth.Rules.VerifyKey
+// over the store. Successful checks are cached, so reconnecting clients
+// do not pay argon2's cost each time; the key's record is still read, so
+// a deleted key stops working at once.
 func (cp *ControlPlane) VerifyKafkaKey(ctx context.Context, key, secret string) (principal, clusterID string, err error) {
-	k, err := cp.auth.VerifyAPIKey(ctx, key, secret)
+	id, err := cp.rules.VerifyKey(ctx, key, secret)
+	if errors.Is(err, kafkaauth.ErrUnknown) && len(secret) == credential.SecretLength {
+		// An unknown key costs what a known one does, so timing does not
+		// tell which keys exist.
+		_, _ = credential.Verify(dummyHash(), secret)
+	}
 	if err != nil {
-		return "", "", ErrInvalidKafkaCredentials
+		return "", "", err
 	}
-	if k.Resource == resource.CloudResource {
-		return "", "", fmt.Errorf("%w: %s is a cloud API key", ErrInvalidKafkaCredentials, key)
-	}
-	c, err := cp.store.Clusters().Get(ctx, k.OrgID, k.Resource)
-	if err != nil || c.Phase != resource.PhaseRunning {
-		return "", "", fmt.Errorf("%w: cluster %s is not running", ErrInvalidKafkaCredentials, k.Resource)
-	}
-	return resource.Principal(k.Owner), c.ID, nil
+	return id.Principal, id.Cluster, nil
 }
+
+var dummyHash = sync.OnceValue(func() string { return credential.Hash(credential.NewSecret(), credential.DefaultParams) })
 
 // KafkaPolicy returns the compiled role bindings of principal in the
 // organization of clusterID and the CRN of the cluster's Kafka resources,
 // for brokers to authorize Kafka requests with authz.
 func (cp *ControlPlane) KafkaPolicy(ctx context.Context, clusterID, principal string) (*authz.Policy, authz.CRN, error) {
-	c, err := cp.store.ClusterByID(ctx, clusterID)
-	if err != nil {
-		return nil, authz.CRN{}, fmt.Errorf("cluster %s: %w", clusterID, err)
-	}
-	bindings, err := bindingSource{cp.store}.BindingsOf(ctx, c.OrgID, principal)
-	if err != nil {
-		return nil, authz.CRN{}, err
-	}
-	return authz.Compile(principal, bindings), resource.KafkaCRN(c.OrgID, c.EnvironmentID, c.ID), nil
+	return cp.rules.Policy(ctx, clusterID, principal)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/apikey"
 	"github.com/affluent-io/affluent/controlplane/audit"
 	"github.com/affluent-io/affluent/controlplane/authz"
+	"github.com/affluent-io/affluent/controlplane/brokerconfig"
 	"github.com/affluent-io/affluent/controlplane/certificateauthority"
 	"github.com/affluent-io/affluent/controlplane/certificatepool"
 	"github.com/affluent-io/affluent/controlplane/clientquota"
@@ -30,6 +32,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/identitypool"
 	"github.com/affluent-io/affluent/controlplane/identityprovider"
 	"github.com/affluent-io/affluent/controlplane/kafka"
+	"github.com/affluent-io/affluent/controlplane/kafkaauth"
 	"github.com/affluent-io/affluent/controlplane/oauth"
 	"github.com/affluent-io/affluent/controlplane/operation"
 	"github.com/affluent-io/affluent/controlplane/organization"
@@ -40,6 +43,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/store"
 	"github.com/affluent-io/affluent/controlplane/topic"
 	"github.com/affluent-io/affluent/controlplane/user"
+	bpb "github.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1"
 	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
 )
 
@@ -79,7 +83,16 @@ type Options struct {
 	HashParams *credential.Params
 	// ReconcileInterval is the period of the reconciler's passes (default 2s).
 	ReconcileInterval time.Duration
-	Logger            *slog.Logger
+	// BrokerSecret is what brokers present to watch their config
+	// (brokerconfig); empty refuses every broker.
+	BrokerSecret string
+	// InternalCredentialHash is the argon2id hash of the secret of the
+	// control plane's own Kafka admin connections, handed to brokers.
+	InternalCredentialHash string
+	// BrokerConfigResync is how often brokers' snapshots are rebuilt
+	// without a write to cue it (default brokerconfig.DefaultResync).
+	BrokerConfigResync time.Duration
+	Logger             *slog.Logger
 }
 
 // ControlPlane is Affluent's control plane: the gRPC services over one
@@ -96,7 +109,9 @@ type ControlPlane struct {
 	register   func(grpc.ServiceRegistrar)
 	tokens     *oauth.Service // nil without an issuer
 	audit      *auditQueue    // audit events from outside RPCs
-	caRoots    caRoots
+	rules      *kafkaauth.Rules
+	brokerPub  *brokerconfig.Publisher
+	brokerSvc  *brokerconfig.Service
 
 	// local serves the in-process connection the REST gateway uses.
 	local     *grpc.Server
@@ -147,6 +162,11 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		}
 	}
 	cp.auth = access.NewAuthenticator(st, cp.verifier, opts.TokenVerifier)
+	var kafkaTokens kafkaauth.TokenVerifier
+	if cp.tokens != nil {
+		kafkaTokens = cp.tokens
+	}
+	cp.rules = kafkaauth.New(storeDirectory{st}, cp.verifier, kafkaTokens, opts.Logger)
 	var limiter *access.Limiter
 	if opts.RateLimit > 0 {
 		limiter = access.NewLimiter(opts.RateLimit, opts.RateBurst)
@@ -201,7 +221,11 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		scramcredential.New(guard, kc),
 		audit.New(guard, st),
 	}
+	cp.brokerPub = brokerconfig.NewPublisher(cp.brokerSnapshot, st.Commits, opts.BrokerConfigResync, opts.Logger)
+	st.OnCommit(cp.brokerPub.Notify)
+	cp.brokerSvc = brokerconfig.New(cp.brokerPub, brokerBackend{cp}, opts.BrokerSecret, opts.Logger)
 	cp.register = func(s grpc.ServiceRegistrar) {
+		bpb.RegisterBrokerConfigServiceServer(s, cp.brokerSvc)
 		pb.RegisterOperationServiceServer(s, services.operation)
 		pb.RegisterOrganizationServiceServer(s, services.organization)
 		pb.RegisterEnvironmentServiceServer(s, services.environment)
@@ -245,10 +269,12 @@ func (b bindingSource) BindingsOf(ctx context.Context, org, principal string) ([
 
 // NewGRPCServer returns a gRPC server with every service registered behind
 // the gate (authentication from metadata `authorization`, rate limits,
-// audit, errors from the catalogue).
+// audit, errors from the catalogue). The brokers' service is behind the
+// broker secret instead.
 func (cp *ControlPlane) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(cp.gate.Unary),
+		grpc.ChainUnaryInterceptor(cp.brokerSvc.UnaryInterceptor(cp.gate.Unary), cp.publishedWrites),
+		grpc.ChainStreamInterceptor(cp.brokerSvc.StreamInterceptor),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}, opts...)
 	s := grpc.NewServer(opts...)
@@ -278,6 +304,24 @@ func (cp *ControlPlane) ServeGRPC(ctx context.Context, lis net.Listener) error {
 		return fmt.Errorf("grpc server: %w", err)
 	}
 	return nil
+}
+
+// maxPublishWait bounds how long an API call waits for its writes to
+// reach the brokers' snapshot.
+const maxPublishWait = time.Second
+
+// publishedWrites answers an API call only once the writes committed
+// before it returned are in the snapshot brokers are sent, so that a
+// client told "created" (an API key, a role binding, a running cluster)
+// finds brokers knowing it.
+func (cp *ControlPlane) publishedWrites(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err == nil && !strings.HasPrefix(info.FullMethod, brokerconfig.MethodPrefix) {
+		wctx, cancel := context.WithTimeout(ctx, maxPublishWait)
+		cp.brokerPub.WaitPublished(wctx)
+		cancel()
+	}
+	return resp, err
 }
 
 // localNetwork names the in-process connection; its peer is trusted to
@@ -320,6 +364,7 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { cp.audit.run(ctx) })
+	wg.Go(func() { cp.brokerPub.Run(ctx) })
 	if cp.tokens != nil {
 		wg.Go(func() { _ = cp.tokens.Run(ctx) })
 	}

@@ -3,17 +3,15 @@ package controlplane
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/affluent-io/affluent/controlplane/access"
 	"github.com/affluent-io/affluent/controlplane/apierr"
+	"github.com/affluent-io/affluent/controlplane/authz"
 	"github.com/affluent-io/affluent/controlplane/credential"
-	"github.com/affluent-io/affluent/controlplane/filter"
+	"github.com/affluent-io/affluent/controlplane/kafkaauth"
 	"github.com/affluent-io/affluent/controlplane/oauth"
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/store"
@@ -25,25 +23,15 @@ import (
 // the audit of failed Kafka authentications.
 
 // KafkaIdentity is who a Kafka credential authenticates.
-type KafkaIdentity struct {
-	// Principal is User:sa-…, User:u-… or User:pool-….
-	Principal string
-	// Cluster is the cluster the connection is in.
-	Cluster string
-	// Identity names the caller in logs beyond the principal: a token's
-	// subject, a certificate's external identifier.
-	Identity string
-	// Expiry ends the session: a token's exp, a certificate's NotAfter.
-	Expiry time.Time
-}
+type KafkaIdentity = kafkaauth.Identity
 
 // ErrInvalidKafkaToken is returned for a token brokers must refuse; the
 // wrapped text says why (never the token).
-var ErrInvalidKafkaToken = errors.New("invalid OAuth token for Kafka")
+var ErrInvalidKafkaToken = kafkaauth.ErrInvalidToken
 
 // ErrInvalidKafkaCertificate is returned for a client certificate no
 // certificate pool accepts.
-var ErrInvalidKafkaCertificate = errors.New("client certificate not accepted")
+var ErrInvalidKafkaCertificate = kafkaauth.ErrInvalidCertificate
 
 // Tokens is the OAuth service (nil when the control plane has no issuer
 // URL): the gateway's token endpoint and JWKS use it.
@@ -95,70 +83,10 @@ func (cp *ControlPlane) IssueToken(ctx context.Context, clientID, secret, source
 }
 
 // VerifyKafkaToken checks a SASL/OAUTHBEARER token for a connection to
-// cluster (the logicalCluster extension, may be empty). A token issued for
-// a Kafka API key is good for that key's cluster only; one issued for a
-// cloud API key, or by an external identity provider through an identity
-// pool, for the clusters of its organization, named by the extension. The
-// cluster must be running, and the API key a token was issued for must
-// still exist (deleting the key revokes its tokens).
+// cluster (the logicalCluster extension, may be empty), by the rules of
+// kafkaauth.Rules.VerifyToken over the store.
 func (cp *ControlPlane) VerifyKafkaToken(ctx context.Context, token, cluster string) (KafkaIdentity, error) {
-	if cp.tokens == nil {
-		return KafkaIdentity{}, fmt.Errorf("%w: OAuth is not configured", ErrInvalidKafkaToken)
-	}
-	refuse := func(format string, args ...any) (KafkaIdentity, error) {
-		return KafkaIdentity{}, fmt.Errorf("%w: %s", ErrInvalidKafkaToken, fmt.Sprintf(format, args...))
-	}
-	var c resource.Cluster
-	var err error
-	if cluster != "" {
-		if c, err = cp.store.ClusterByID(ctx, cluster); errors.Is(err, store.ErrNotFound) {
-			return refuse("unknown cluster %q", cluster)
-		} else if err != nil {
-			return KafkaIdentity{}, err
-		}
-	}
-	// The cluster's organization picks the identity providers an external
-	// token may come from.
-	id, err := cp.tokens.Verify(ctx, token, c.OrgID)
-	if errors.Is(err, oauth.ErrInvalidToken) {
-		return refuse("%v", err)
-	}
-	if err != nil {
-		return KafkaIdentity{}, err
-	}
-	switch {
-	case id.Cluster != "" && cluster == "":
-		if c, err = cp.store.ClusterByID(ctx, id.Cluster); err != nil {
-			return refuse("cluster %s of the token: %v", id.Cluster, err)
-		}
-	case id.Cluster != "" && id.Cluster != cluster:
-		return refuse("the token is for cluster %s, not %s", id.Cluster, cluster)
-	case cluster == "":
-		return refuse("name the cluster with the SASL extension logicalCluster=lkc-…")
-	}
-	if c.OrgID != id.OrgID {
-		return refuse("cluster %s is not of the token's organization", c.ID)
-	}
-	if c.Phase != resource.PhaseRunning {
-		return refuse("cluster %s is %s", c.ID, c.Phase)
-	}
-	if err := cp.checkTokenKey(ctx, id); err != nil {
-		return refuse("%v", err)
-	}
-	return KafkaIdentity{Principal: id.Principal, Cluster: c.ID, Identity: id.Subject, Expiry: id.Expiry}, nil
-}
-
-// checkTokenKey refuses an own token whose API key is gone or changed
-// hands.
-func (cp *ControlPlane) checkTokenKey(ctx context.Context, id oauth.Identity) error {
-	if id.ClientID == "" {
-		return nil
-	}
-	k, err := cp.store.LookupAPIKey(ctx, id.ClientID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && k.Owner != id.PrincipalID {
-		return fmt.Errorf("API key %s of the token no longer exists", id.ClientID)
-	}
-	return err
+	return cp.rules.VerifyToken(ctx, token, cluster)
 }
 
 // restTokens verifies bearer tokens of the API (access.TokenVerifier).
@@ -173,7 +101,7 @@ func (r restTokens) VerifyToken(ctx context.Context, token string) (access.Calle
 		return access.Caller{}, apierr.New(apierr.Unauthenticated,
 			"the token was issued for Kafka API key %s of cluster %s; the API needs a token of a cloud API key", id.ClientID, id.Cluster)
 	}
-	if err := r.cp.checkTokenKey(ctx, id); err != nil {
+	if err := r.cp.rules.CheckTokenKey(ctx, id); err != nil {
 		return access.Caller{}, apierr.Wrap(err, apierr.Unauthenticated, "invalid bearer token")
 	}
 	credential := "token"
@@ -186,97 +114,42 @@ func (r restTokens) VerifyToken(ctx context.Context, token string) (access.Calle
 }
 
 // AuthenticateKafkaCertificate maps a client certificate chain (leaf
-// first, unverified) to the first certificate pool, bound to a running
-// cluster, whose certificate authority issued it and whose filter it
-// passes. The pool is the principal (User:pool-…); the pool's external
-// identifier (CN, …) names the caller in logs.
+// first, unverified) to the certificate pool that accepts it, by the rules
+// of kafkaauth.Rules.AuthenticateCertificate over the store.
 func (cp *ControlPlane) AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (KafkaIdentity, error) {
-	if len(chain) == 0 {
-		return KafkaIdentity{}, fmt.Errorf("%w: no certificate", ErrInvalidKafkaCertificate)
-	}
-	pools, cas, err := cp.store.CertificatePoolsWithAuthorities(ctx)
-	if err != nil {
-		return KafkaIdentity{}, err
-	}
-	leaf := chain[0]
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	fields := filter.CertificateFields(leaf)
-	issued := map[string]bool{} // CA id → whether it issued leaf
-	for _, p := range pools {
-		ca, ok := cas[p.CAID]
-		if !ok || ca.OrgID != p.OrgID {
-			continue
-		}
-		ok, seen := issued[ca.ID]
-		if !seen {
-			roots, err := cp.caRoots.of(ca)
-			if err != nil {
-				cp.log.Warn("certificate authority unusable", "ca", ca.ID, "err", err)
-			}
-			_, verr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
-				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-			ok = err == nil && verr == nil
-			issued[ca.ID] = ok
-		}
-		if !ok {
-			continue
-		}
-		if match, err := filter.ForCertificate().Match(p.Filter, fields); !match {
-			if err != nil {
-				cp.log.Debug("certificate pool filter did not evaluate", "pool", p.ID, "err", err)
-			}
-			continue
-		}
-		ident := filter.ExternalIdentifier(fields, p.ExternalIdentifier)
-		if ident == "" {
-			continue
-		}
-		c, err := cp.store.ClusterByID(ctx, p.ClusterID)
-		if err != nil || c.OrgID != p.OrgID || c.Phase != resource.PhaseRunning {
-			continue
-		}
-		return KafkaIdentity{Principal: resource.Principal(p.ID), Cluster: c.ID, Identity: ident, Expiry: leaf.NotAfter}, nil
-	}
-	return KafkaIdentity{}, fmt.Errorf("%w: no certificate pool accepts %q", ErrInvalidKafkaCertificate, leaf.Subject.String())
+	return cp.rules.AuthenticateCertificate(ctx, chain)
 }
 
-// caRoots caches each certificate authority's trust anchor: the first
-// certificate of its chain (the CA itself; the rest of the chain are its
-// issuers, which must not be trusted for what else they issued).
-type caRoots struct {
-	mu    sync.Mutex // guards pools
-	pools map[string]caRoot
+// storeDirectory is the directory the control plane's kafkaauth rules
+// read: its store.
+type storeDirectory struct{ st *store.Store }
+
+var _ kafkaauth.Directory = storeDirectory{}
+
+// notFound maps the store's ErrNotFound to the directory's.
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %v", kafkaauth.ErrNotFound, err)
+	}
+	return err
 }
 
-type caRoot struct {
-	etag string
-	pool *x509.CertPool
-	err  error
+func (d storeDirectory) Cluster(ctx context.Context, id string) (resource.Cluster, error) {
+	c, err := d.st.ClusterByID(ctx, id)
+	return c, notFound(err)
 }
 
-func (r *caRoots) of(ca resource.CertificateAuthority) (*x509.CertPool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if got, ok := r.pools[ca.ID]; ok && got.etag == ca.Etag {
-		return got.pool, got.err
-	}
-	root := caRoot{etag: ca.Etag, pool: x509.NewCertPool()}
-	block, _ := pem.Decode([]byte(strings.TrimSpace(ca.CertificateChain)))
-	if block == nil {
-		root.err = errors.New("certificate chain is not PEM")
-	} else if cert, err := x509.ParseCertificate(block.Bytes); err != nil {
-		root.err = err
-	} else {
-		root.pool.AddCert(cert)
-	}
-	if r.pools == nil {
-		r.pools = map[string]caRoot{}
-	}
-	r.pools[ca.ID] = root
-	return root.pool, root.err
+func (d storeDirectory) APIKey(ctx context.Context, id string) (resource.APIKey, error) {
+	k, err := d.st.LookupAPIKey(ctx, id)
+	return k, notFound(err)
+}
+
+func (d storeDirectory) BindingsOf(ctx context.Context, org, principal string) ([]authz.Binding, error) {
+	return bindingSource(d).BindingsOf(ctx, org, principal)
+}
+
+func (d storeDirectory) CertificatePools(ctx context.Context) ([]resource.CertificatePool, map[string]resource.CertificateAuthority, error) {
+	return d.st.CertificatePoolsWithAuthorities(ctx)
 }
 
 // KafkaAuthFailure is a failed authentication a broker reports.

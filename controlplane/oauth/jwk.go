@@ -50,8 +50,29 @@ type verificationKey struct {
 	alg string
 }
 
-// parseJWKS reads the signature keys of a JWKS by key id. Keys of other
+// JWKS is a parsed JSON Web Key Set: its signature keys by key id, and
+// the document they were read from.
+type JWKS struct {
+	keys map[string]verificationKey
+	raw  []byte
+}
+
+// Has reports whether the set holds a key kid.
+func (s JWKS) Has(kid string) bool {
+	_, ok := s.keys[kid]
+	return ok
+}
+
+// ParseJWKS reads the signature keys of a JWKS by key id. Keys of other
 // uses or types are skipped; a JWKS with no usable key is an error.
+func ParseJWKS(raw []byte) (JWKS, error) {
+	keys, err := parseJWKS(raw)
+	if err != nil {
+		return JWKS{}, err
+	}
+	return JWKS{keys: keys, raw: raw}, nil
+}
+
 func parseJWKS(raw []byte) (map[string]verificationKey, error) {
 	var set jwkSet
 	if err := json.Unmarshal(raw, &set); err != nil {

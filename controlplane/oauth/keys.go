@@ -22,6 +22,9 @@ import (
 // with SHA-256, small and fast to verify.
 const signingAlg = "ES256"
 
+// SigningAlgorithm is the algorithm of the tokens the service issues.
+const SigningAlgorithm = signingAlg
+
 // keyStore persists signing keys (store.Store in production).
 type keyStore interface {
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
@@ -213,7 +216,10 @@ func (r *keyRing) publicKey(ctx context.Context, kid string) (*ecdsa.PublicKey, 
 	return pub, nil
 }
 
-var errUnknownKey = errors.New("unknown signing key id")
+// ErrUnknownKey refuses a token whose key id names no published key.
+var ErrUnknownKey = errors.New("unknown signing key id")
+
+var errUnknownKey = ErrUnknownKey
 
 // jwks is the JSON Web Key Set of the published keys, the current first.
 func (r *keyRing) jwks(ctx context.Context) ([]byte, error) {

@@ -81,13 +81,14 @@ type ClientVerifier func(ctx context.Context, key, secret string) (resource.APIK
 
 // Service issues and verifies tokens.
 type Service struct {
-	opts    Options
-	log     *slog.Logger
-	store   Store
-	clients ClientVerifier
-	keys    *keyRing
-	jwks    *jwksCache
-	metrics *metrics
+	opts     Options
+	log      *slog.Logger
+	store    Store
+	clients  ClientVerifier
+	keys     *keyRing
+	jwks     *jwksCache
+	metrics  *metrics
+	verifier *TokenVerifier
 }
 
 // New returns a service; Run rotates its keys.
@@ -121,6 +122,9 @@ func New(st Store, clients ClientVerifier, opts Options) (*Service, error) {
 	s.keys = &keyRing{store: st, rotation: opts.KeyRotation, keep: opts.TokenLifetime + 2*opts.Leeway,
 		now: opts.Now, log: opts.Logger}
 	s.jwks = &jwksCache{client: opts.HTTPClient, now: opts.Now, ttl: DefaultJWKSRefresh, sets: map[string]*jwksEntry{}}
+	s.verifier = NewTokenVerifier(serviceKeys{s}, VerifierOptions{Issuer: opts.Issuer, Audience: opts.Audience,
+		Leeway: opts.Leeway, Now: opts.Now, Logger: opts.Logger,
+		Observe: func(kind, outcome string) { s.metrics.verified.WithLabelValues(kind, outcome).Inc() }})
 	return s, nil
 }
 
@@ -138,6 +142,9 @@ func (s *Service) Issuer() string { return s.opts.Issuer }
 
 // Audience is the aud of the tokens issued.
 func (s *Service) Audience() string { return s.opts.Audience }
+
+// Leeway is the clock skew tolerated on exp, nbf and iat.
+func (s *Service) Leeway() time.Duration { return s.opts.Leeway }
 
 // JWKS is the JSON Web Key Set of the keys that verify the tokens issued.
 func (s *Service) JWKS(ctx context.Context) ([]byte, error) { return s.keys.jwks(ctx) }

@@ -2,10 +2,12 @@ package oauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -71,24 +73,102 @@ func refuse(outcome string, format string, args ...any) error {
 	return &refusal{outcome: outcome, err: fmt.Errorf(format, args...)}
 }
 
+// KeySource is where a TokenVerifier finds what tokens are checked
+// against: the issuer's own published signing keys, and the registered
+// external identity providers with their keys and pools. The Service reads
+// its store and fetches providers' JWKS; brokers read the control plane's
+// snapshot. Both verify with the same TokenVerifier, so the rules below
+// have one implementation.
+type KeySource interface {
+	// SigningKey returns the public key of the issuer's published signing
+	// key kid, or an error wrapping ErrUnknownKey.
+	SigningKey(ctx context.Context, kid string) (crypto.PublicKey, error)
+	IdentityProvidersByIssuer(ctx context.Context, iss string) ([]resource.IdentityProvider, error)
+	IdentityPoolsOf(ctx context.Context, org, provider string) ([]resource.IdentityPool, error)
+	// ProviderKeys returns provider p's JWKS; kid, the key a token names,
+	// may prompt a refresh when the keys held lack it.
+	ProviderKeys(ctx context.Context, p resource.IdentityProvider, kid string) (JWKS, error)
+}
+
+// VerifierOptions configure a TokenVerifier.
+type VerifierOptions struct {
+	// Issuer and Audience are the iss and aud of the issuer's own tokens.
+	Issuer   string
+	Audience string
+	// Leeway tolerates clock skew on exp, nbf and iat.
+	Leeway time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Observe, when set, is told of each verification: the issuer kind
+	// (affluent, external) and the outcome (ok or why refused).
+	Observe func(kind, outcome string)
+}
+
+// TokenVerifier checks bearer tokens against a KeySource.
+type TokenVerifier struct {
+	opts VerifierOptions
+	keys KeySource
+}
+
+// NewTokenVerifier returns a verifier of the tokens of opts.Issuer and of
+// the identity providers keys knows.
+func NewTokenVerifier(keys KeySource, opts VerifierOptions) *TokenVerifier {
+	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
+	if opts.Audience == "" {
+		opts.Audience = DefaultAudience
+	}
+	if opts.Leeway <= 0 {
+		opts.Leeway = DefaultLeeway
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &TokenVerifier{opts: opts, keys: keys}
+}
+
+// IsUnknown reports whether err refused a token for naming what the
+// verifier's source does not know: an issuer, a key id or a pool. A source
+// that may lag (a broker's snapshot) can ask the control plane again.
+func IsUnknown(err error) bool {
+	var r *refusal
+	if !errors.As(err, &r) {
+		return false
+	}
+	switch r.outcome {
+	case outcomeIssuer, outcomeUnknownKey, outcomeNoPool:
+		return true
+	}
+	return false
+}
+
 // Verify checks a bearer token: one of the service's own, or of an
 // external identity provider (of organization org only, when org is not
 // empty: the organization of the cluster a Kafka client names).
 func (s *Service) Verify(ctx context.Context, raw, org string) (Identity, error) {
-	id, kind, err := s.verify(ctx, raw, org)
-	outcome := outcomeOK
-	var r *refusal
-	switch {
-	case errors.As(err, &r):
-		outcome = r.outcome
-	case err != nil:
-		outcome = outcomeError
+	return s.verifier.Verify(ctx, raw, org)
+}
+
+// Verify checks a bearer token (see Service.Verify).
+func (v *TokenVerifier) Verify(ctx context.Context, raw, org string) (Identity, error) {
+	id, kind, err := v.verify(ctx, raw, org)
+	if v.opts.Observe != nil {
+		outcome := outcomeOK
+		var r *refusal
+		switch {
+		case errors.As(err, &r):
+			outcome = r.outcome
+		case err != nil:
+			outcome = outcomeError
+		}
+		v.opts.Observe(kind, outcome)
 	}
-	s.metrics.verified.WithLabelValues(kind, outcome).Inc()
 	return id, err
 }
 
-func (s *Service) verify(ctx context.Context, raw, org string) (Identity, string, error) {
+func (v *TokenVerifier) verify(ctx context.Context, raw, org string) (Identity, string, error) {
 	if len(raw) > maxTokenBytes {
 		return Identity{}, "affluent", refuse(outcomeMalformed, "token of %d bytes", len(raw))
 	}
@@ -99,22 +179,22 @@ func (s *Service) verify(ctx context.Context, raw, org string) (Identity, string
 		return Identity{}, "affluent", refuse(outcomeMalformed, "%v", err)
 	}
 	iss, _ := unverified["iss"].(string)
-	if iss == s.opts.Issuer {
-		id, err := s.verifyOwn(ctx, raw)
+	if iss == v.opts.Issuer && iss != "" {
+		id, err := v.verifyOwn(ctx, raw)
 		return id, "affluent", err
 	}
-	id, err := s.verifyExternal(ctx, raw, iss, org)
+	id, err := v.verifyExternal(ctx, raw, iss, org)
 	return id, "external", err
 }
 
-func (s *Service) parser(iss string, methods []string, audience string) *jwt.Parser {
+func (v *TokenVerifier) parser(iss string, methods []string, audience string) *jwt.Parser {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(iss),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(s.opts.Leeway),
-		jwt.WithTimeFunc(s.opts.Now),
+		jwt.WithLeeway(v.opts.Leeway),
+		jwt.WithTimeFunc(v.opts.Now),
 	}
 	if audience != "" {
 		opts = append(opts, jwt.WithAudience(audience))
@@ -134,7 +214,7 @@ func classify(err error) error {
 		outcome = outcomeIssuer
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		outcome = outcomeAudience
-	case errors.Is(err, errUnknownKey):
+	case errors.Is(err, ErrUnknownKey):
 		outcome = outcomeUnknownKey
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		outcome = outcomeSignature
@@ -149,14 +229,14 @@ func kidOf(t *jwt.Token) string {
 	return kid
 }
 
-func (s *Service) verifyOwn(ctx context.Context, raw string) (Identity, error) {
+func (v *TokenVerifier) verifyOwn(ctx context.Context, raw string) (Identity, error) {
 	var claims ownClaims
-	_, err := s.parser(s.opts.Issuer, []string{signingAlg}, s.opts.Audience).ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+	_, err := v.parser(v.opts.Issuer, []string{signingAlg}, v.opts.Audience).ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		kid := kidOf(t)
 		if kid == "" {
-			return nil, fmt.Errorf("%w: token has no kid", errUnknownKey)
+			return nil, fmt.Errorf("%w: token has no kid", ErrUnknownKey)
 		}
-		return s.keys.publicKey(ctx, kid)
+		return v.keys.SigningKey(ctx, kid)
 	})
 	if err != nil {
 		return Identity{}, classify(err)
@@ -180,11 +260,11 @@ var externalMethods = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS5
 // issuer is iss and maps it to the first of the provider's pools whose
 // filter its claims pass. Several organizations may register the same
 // issuer; org, when set, picks the one.
-func (s *Service) verifyExternal(ctx context.Context, raw, iss, org string) (Identity, error) {
+func (v *TokenVerifier) verifyExternal(ctx context.Context, raw, iss, org string) (Identity, error) {
 	if iss == "" {
 		return Identity{}, refuse(outcomeIssuer, "token has no issuer")
 	}
-	providers, err := s.store.IdentityProvidersByIssuer(ctx, iss)
+	providers, err := v.keys.IdentityProvidersByIssuer(ctx, iss)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -194,14 +274,18 @@ func (s *Service) verifyExternal(ctx context.Context, raw, iss, org string) (Ide
 			continue
 		}
 		claims := jwt.MapClaims{}
-		_, err := s.parser(iss, externalMethods, "").ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-			return s.jwks.key(ctx, p.JWKSURI, kidOf(t), t.Method.Alg())
+		_, err := v.parser(iss, externalMethods, "").ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+			keys, err := v.keys.ProviderKeys(ctx, p, kidOf(t))
+			if err != nil {
+				return nil, err
+			}
+			return keys.key(kidOf(t), t.Method.Alg())
 		})
 		if err != nil {
 			last = classify(err)
 			continue
 		}
-		pools, err := s.store.IdentityPoolsOf(ctx, p.OrgID, p.ID)
+		pools, err := v.keys.IdentityPoolsOf(ctx, p.OrgID, p.ID)
 		if err != nil {
 			return Identity{}, err
 		}
@@ -209,15 +293,15 @@ func (s *Service) verifyExternal(ctx context.Context, raw, iss, org string) (Ide
 		for _, pool := range pools {
 			ok, err := filter.ForClaims().Match(pool.Filter, claims)
 			if err != nil {
-				s.log.Debug("identity pool filter did not evaluate", "pool", pool.ID, "err", err)
+				v.opts.Logger.Debug("identity pool filter did not evaluate", "pool", pool.ID, "err", err)
 			}
 			if !ok {
 				continue
 			}
 			subject, _ := claims.GetSubject()
 			if pool.IdentityClaim != "" {
-				if v, err := filter.ForClaims().String(pool.IdentityClaim, claims); err == nil {
-					subject = v
+				if s, err := filter.ForClaims().String(pool.IdentityClaim, claims); err == nil {
+					subject = s
 				}
 			}
 			return Identity{Principal: resource.Principal(pool.ID), PrincipalID: pool.ID, OrgID: p.OrgID,
@@ -226,6 +310,41 @@ func (s *Service) verifyExternal(ctx context.Context, raw, iss, org string) (Ide
 		last = refuse(outcomeNoPool, "no identity pool of provider %s accepts the token", p.ID)
 	}
 	return Identity{}, last
+}
+
+// serviceKeys is the Service's KeySource: its key ring, its store and the
+// providers' JWKS it fetches.
+type serviceKeys struct{ s *Service }
+
+func (k serviceKeys) SigningKey(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	pub, err := k.s.keys.publicKey(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+func (k serviceKeys) IdentityProvidersByIssuer(ctx context.Context, iss string) ([]resource.IdentityProvider, error) {
+	return k.s.store.IdentityProvidersByIssuer(ctx, iss)
+}
+
+func (k serviceKeys) IdentityPoolsOf(ctx context.Context, org, provider string) ([]resource.IdentityPool, error) {
+	return k.s.store.IdentityPoolsOf(ctx, org, provider)
+}
+
+func (k serviceKeys) ProviderKeys(ctx context.Context, p resource.IdentityProvider, kid string) (JWKS, error) {
+	return k.s.jwks.keys(ctx, p.JWKSURI, kid)
+}
+
+// ProviderJWKS is the JWKS of identity provider p as last fetched (within
+// the refresh period), fetching it when none is held: what the control
+// plane hands brokers so that they verify external tokens themselves.
+func (s *Service) ProviderJWKS(ctx context.Context, p resource.IdentityProvider) ([]byte, error) {
+	keys, err := s.jwks.keys(ctx, p.JWKSURI, "")
+	if err != nil {
+		return nil, err
+	}
+	return keys.raw, nil
 }
 
 // jwksCache fetches and keeps external providers' JWKS: each is refreshed
@@ -243,8 +362,9 @@ type jwksCache struct {
 
 type jwksEntry struct {
 	mu      sync.Mutex // guards the fields below; held while fetching
-	keys    map[string]verificationKey
+	keys    JWKS
 	fetched time.Time
+	failed  time.Time // last failed fetch while no keys were held
 }
 
 func (c *jwksCache) entry(uri string) *jwksEntry {
@@ -258,33 +378,50 @@ func (c *jwksCache) entry(uri string) *jwksEntry {
 	return e
 }
 
-// key returns the key of kid (or the only key, when the token names none)
-// in the JWKS at uri, for a token signed with alg.
-func (c *jwksCache) key(ctx context.Context, uri, kid, alg string) (any, error) {
+// keys returns the JWKS at uri, fetching it when none is held, when it
+// is older than ttl, or when it lacks kid (at most once per
+// externalMinRefetchGap: anyone can send tokens naming unknown keys, and a
+// provider that failed is not asked again sooner either).
+func (c *jwksCache) keys(ctx context.Context, uri, kid string) (JWKS, error) {
 	e := c.entry(uri)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := c.now()
-	_, known := e.keys[kid]
-	if e.keys == nil || now.Sub(e.fetched) > c.ttl || (!known && now.Sub(e.fetched) > externalMinRefetchGap) {
+	_, known := e.keys.keys[kid]
+	recentFailure := !e.failed.IsZero() && now.Sub(e.failed) < externalMinRefetchGap
+	stale := e.keys.keys == nil || now.Sub(e.fetched) > c.ttl || (kid != "" && !known && now.Sub(e.fetched) > externalMinRefetchGap)
+	if stale && !recentFailure {
 		keys, err := c.fetch(ctx, uri)
 		switch {
 		case err == nil:
-			e.keys, e.fetched = keys, now
-		case e.keys == nil:
-			return nil, fmt.Errorf("fetch jwks of identity provider: %w", err)
+			e.keys, e.fetched, e.failed = keys, now, time.Time{}
+		case e.keys.keys == nil:
+			e.failed = now
+			return JWKS{}, fmt.Errorf("fetch jwks of identity provider: %w", err)
 		default:
 			e.fetched = now // keep the old keys; try again later
 		}
 	}
-	k, ok := e.keys[kid]
-	if !ok && kid == "" && len(e.keys) == 1 {
-		for _, only := range e.keys {
+	if e.keys.keys == nil {
+		return JWKS{}, errors.New("jwks of identity provider unavailable (fetch failed recently)")
+	}
+	return e.keys, nil
+}
+
+// Key returns the key of kid (or the only key, when the token names none)
+// for a token signed with alg; an error wrapping ErrUnknownKey when there
+// is none.
+func (s JWKS) Key(kid, alg string) (any, error) { return s.key(kid, alg) }
+
+func (s JWKS) key(kid, alg string) (any, error) {
+	k, ok := s.keys[kid]
+	if !ok && kid == "" && len(s.keys) == 1 {
+		for _, only := range s.keys {
 			k, ok = only, true
 		}
 	}
 	if !ok {
-		return nil, errUnknownKey
+		return nil, ErrUnknownKey
 	}
 	if k.alg != "" && k.alg != alg {
 		return nil, fmt.Errorf("key %q is for %s, not %s", kid, k.alg, alg)
@@ -295,28 +432,28 @@ func (c *jwksCache) key(ctx context.Context, uri, kid, alg string) (any, error) 
 	return k.key, nil
 }
 
-func (c *jwksCache) fetch(ctx context.Context, uri string) (map[string]verificationKey, error) {
+func (c *jwksCache) fetch(ctx context.Context, uri string) (JWKS, error) {
 	ctx, cancel := context.WithTimeout(ctx, externalFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, err
+		return JWKS{}, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, err
+		return JWKS{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", uri, resp.Status)
+		return JWKS{}, fmt.Errorf("GET %s: %s", uri, resp.Status)
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, externalJWKSMaxBytes+1))
 	if err != nil {
-		return nil, err
+		return JWKS{}, err
 	}
 	if len(raw) > externalJWKSMaxBytes {
-		return nil, fmt.Errorf("GET %s: JWKS larger than %d bytes", uri, externalJWKSMaxBytes)
+		return JWKS{}, fmt.Errorf("GET %s: JWKS larger than %d bytes", uri, externalJWKSMaxBytes)
 	}
-	return parseJWKS(raw)
+	return ParseJWKS(raw)
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,7 +41,19 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	now     func() time.Time
+
+	// commits counts committed write transactions; onCommit, when set, is
+	// called after each (the cue of the brokers' config watch).
+	commits  atomic.Uint64
+	onCommit atomic.Pointer[func()]
 }
+
+// OnCommit makes fn be called after every committed write transaction.
+// fn must not block.
+func (s *Store) OnCommit(fn func()) { s.onCommit.Store(&fn) }
+
+// Commits is the number of write transactions committed so far.
+func (s *Store) Commits() uint64 { return s.commits.Load() }
 
 // Open connects to url — sqlite:///abs/path.db, sqlite://rel/path.db or
 // postgres://… (postgresql://…) — and brings its schema up to date.
@@ -129,6 +142,10 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return s.classify(fmt.Errorf("commit: %w", err))
+	}
+	s.commits.Add(1)
+	if fn := s.onCommit.Load(); fn != nil {
+		(*fn)()
 	}
 	return nil
 }

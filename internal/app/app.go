@@ -5,13 +5,19 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +28,7 @@ import (
 	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/gateway"
 	"github.com/affluent-io/affluent/internal/config"
+	"github.com/affluent-io/affluent/internal/cpwatch"
 )
 
 // ShutdownTimeout bounds how long a graceful shutdown may take.
@@ -117,11 +124,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	runsCP, runsBroker, runsGateway := cfg.HasRole(config.RoleControlPlane), cfg.HasRole(config.RoleBroker), cfg.HasRole(config.RoleGateway)
-	if runsBroker && !runsCP {
-		return errors.New("the broker role needs the controlplane role in the same process for now: brokers learn credentials from the control plane in-process")
-	}
 	if runsGateway && !runsCP {
 		return errors.New("the gateway role needs the controlplane role in the same process for now")
+	}
+	// The control plane makes the broker secret when there is none; a
+	// broker without the control plane must be given it.
+	secret, err := brokerSecret(cfg, runsCP, log)
+	if err != nil {
+		return err
 	}
 
 	httpLis, err := listen(opts.HTTPListener, cfg.HTTP.Addr, "http")
@@ -131,40 +141,48 @@ func Run(ctx context.Context, opts Options) (err error) {
 	p.HTTPAddr = httpLis.Addr().String()
 	var tasks []task
 
+	var kafkaListeners []kafkaListener
+	if runsBroker {
+		if kafkaListeners, err = p.kafkaListeners(opts, listen); err != nil {
+			return err
+		}
+		for _, l := range kafkaListeners {
+			closers = append(closers, func() { _ = l.lis.Close() })
+		}
+	}
+
+	var cp *controlplane.ControlPlane
+	// The data dropper is set once the dataplane exists; clusters are
+	// only deleted after Run starts, by then it is.
+	dropper := &lateDropper{}
 	if runsCP {
 		internal, err := newInternalCredential()
 		if err != nil {
 			return err
 		}
-		var kafkaListeners []kafkaListener
-		admins := &clusterAdmins{internal: internal}
-		if runsBroker {
-			if kafkaListeners, err = p.kafkaListeners(opts, listen); err != nil {
-				return err
-			}
-			for _, l := range kafkaListeners {
-				closers = append(closers, func() { _ = l.lis.Close() })
-			}
-			admins.addr = advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr)
-			closers = append(closers, admins.close)
+		// Without a broker in the process, the control plane reaches the
+		// brokers at the configured Kafka address, as clients do.
+		admins := &clusterAdmins{internal: internal, addr: advertised(cfg.Kafka.AdvertisedAddr, cmp.Or(p.KafkaAddr, cfg.Kafka.Addr))}
+		closers = append(closers, admins.close)
+		if !runsBroker {
+			dropper.set(adminDropper{admins})
 		}
 		cpURL, err := cfg.ControlPlaneURL()
 		if err != nil {
 			return err
 		}
-		// The data dropper is set once the dataplane exists; clusters are
-		// only deleted after Run starts, by then it is.
-		dropper := &lateDropper{}
-		cp, err := controlplane.Open(ctx, controlplane.Options{
-			MetadataURL:     cpURL,
-			SharedBootstrap: admins.addr,
-			DataDropper:     dropper,
-			KafkaAdmin:      admins,
-			RESTEndpoint:    "http://" + p.HTTPAddr,
-			RateLimit:       cfg.HTTP.RateLimit,
-			RateBurst:       cfg.HTTP.RateBurst,
-			Metrics:         p.registry,
-			Logger:          log.With("component", "controlplane"),
+		cp, err = controlplane.Open(ctx, controlplane.Options{
+			MetadataURL:            cpURL,
+			SharedBootstrap:        admins.addr,
+			DataDropper:            dropper,
+			KafkaAdmin:             admins,
+			RESTEndpoint:           "http://" + p.HTTPAddr,
+			RateLimit:              cfg.HTTP.RateLimit,
+			RateBurst:              cfg.HTTP.RateBurst,
+			Metrics:                p.registry,
+			BrokerSecret:           secret,
+			InternalCredentialHash: internal.hash(),
+			Logger:                 log.With("component", "controlplane"),
 		})
 		if err != nil {
 			return fmt.Errorf("open control plane: %w", err)
@@ -178,39 +196,55 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 		p.GRPCAddr = grpcLis.Addr().String()
 		tasks = append(tasks, task{"grpc", func(ctx context.Context) error { return cp.ServeGRPC(ctx, grpcLis) }})
+	}
 
-		if runsBroker {
-			dp, err := openDataplane(ctx, cfg, log, dataplaneOptions{
-				listeners: kafkaListeners,
-				auth:      kafkaAuthenticator{internal: internal, keys: cp},
-				policies:  kafkaPolicies{cp},
-				metrics:   p.registry,
-				onAuthFailure: func(f broker.AuthFailure) {
-					cp.RecordKafkaAuthFailure(controlplane.KafkaAuthFailure{Time: f.Time, Remote: f.Remote, Listener: f.Listener,
-						Mechanism: f.Mechanism, Identity: f.Identity, Cluster: f.Cluster, Reason: f.Reason})
-				},
-			})
-			if err != nil {
-				return err
-			}
-			closers = append(closers, dp.close)
+	if runsBroker {
+		// One code path: a broker beside the control plane watches it over
+		// its gRPC listener, as a broker in another process does.
+		cpAddr := cmp.Or(cfg.ControlPlane.Addr, cfg.GRPC.Addr)
+		if runsCP {
+			cpAddr = p.GRPCAddr
+		}
+		watch, err := cpwatch.New(cpwatch.Options{
+			Addr:         cpAddr,
+			Secret:       secret,
+			SnapshotPath: filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
+			BrokerID:     advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
+			Logger:       log.With("component", "cpwatch"),
+		})
+		if err != nil {
+			return fmt.Errorf("control plane watch: %w", err)
+		}
+		closers = append(closers, func() { _ = watch.Close() })
+		tasks = append(tasks, task{"controlplane watch", watch.Run})
+		dp, err := openDataplane(ctx, cfg, log, dataplaneOptions{
+			listeners: kafkaListeners,
+			watch:     watch,
+			metrics:   p.registry,
+		})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, dp.close)
+		if runsCP {
 			dropper.set(dp)
-			tasks = append(tasks, task{"broker", dp.serve})
 		}
-		if runsGateway {
-			gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Tokens: cp, Logger: log.With("component", "gateway")})
-			if err != nil {
-				return fmt.Errorf("gateway: %w", err)
-			}
-			gw.Mount(p.mux)
+		tasks = append(tasks, task{"broker", dp.serve})
+	}
+
+	if runsGateway {
+		gw, err := gateway.New(ctx, gateway.Options{Conn: cp.Conn(), Tokens: cp, Logger: log.With("component", "gateway")})
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
 		}
-		if opts.Dev {
-			creds, path, err := bootstrapDev(ctx, cfg, cp, p)
-			if err != nil {
-				return fmt.Errorf("bootstrap: %w", err)
-			}
-			p.Credentials, p.CredentialsFile = creds, path
+		gw.Mount(p.mux)
+	}
+	if opts.Dev && runsCP {
+		creds, path, err := bootstrapDev(ctx, cfg, cp, p)
+		if err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
 		}
+		p.Credentials, p.CredentialsFile = creds, path
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -339,13 +373,19 @@ func advertised(configured, actual string) string {
 	return actual
 }
 
-// lateDropper forwards to the dataplane once it exists.
-type lateDropper struct {
-	mu sync.Mutex // guards d
-	d  *dataplane
+// clusterDropper deletes a cluster's data: the in-process dataplane, or
+// the brokers' Admin API (adminDropper).
+type clusterDropper interface {
+	DropClusterData(ctx context.Context, cluster string) error
 }
 
-func (l *lateDropper) set(d *dataplane) {
+// lateDropper forwards to the dropper set once it exists.
+type lateDropper struct {
+	mu sync.Mutex // guards d
+	d  clusterDropper
+}
+
+func (l *lateDropper) set(d clusterDropper) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.d = d
@@ -356,7 +396,58 @@ func (l *lateDropper) DropClusterData(ctx context.Context, cluster string) error
 	d := l.d
 	l.mu.Unlock()
 	if d == nil {
-		return errors.New("no broker in this process to drop the cluster's data")
+		return errors.New("no broker to drop the cluster's data yet")
 	}
 	return d.DropClusterData(ctx, cluster)
+}
+
+// BrokerSecretEnv holds the broker secret itself (it wins over the file).
+const BrokerSecretEnv = config.EnvPrefix + "BROKER_SECRET"
+
+// BrokerSecretFile is the default file of the broker secret in DATA_DIR.
+const BrokerSecretFile = "broker-secret"
+
+// brokerSecret is the secret brokers present to the control plane: the
+// environment's, else the configured file's, else DATA_DIR/broker-secret.
+// A control plane makes that file (0600) when it is missing; a broker
+// alone refuses to start without a secret. The secret is never logged.
+func brokerSecret(cfg config.Config, create bool, log *slog.Logger) (string, error) {
+	if v := strings.TrimSpace(os.Getenv(BrokerSecretEnv)); v != "" {
+		return v, nil
+	}
+	path := cmp.Or(cfg.ControlPlane.BrokerSecretFile, filepath.Join(cfg.Storage.DataDir, BrokerSecretFile))
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if v := strings.TrimSpace(string(raw)); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("broker secret file %s is empty", path)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("broker secret: %w", err)
+	case !create || cfg.ControlPlane.BrokerSecretFile != "":
+		return "", fmt.Errorf("broker secret: %s does not exist: give brokers the control plane's secret with --broker-secret-file or %s", path, BrokerSecretEnv)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	// O_EXCL: two processes on one data dir must not both make one.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return brokerSecret(cfg, false, log)
+	}
+	if err != nil {
+		return "", fmt.Errorf("broker secret: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("broker secret %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("broker secret %s: %w", path, err)
+	}
+	log.Info("made the broker secret; give it to brokers in other processes", "file", path)
+	return secret, nil
 }

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,15 +18,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
-	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/dataplane/credstore"
 	"github.com/affluent-io/affluent/dataplane/groups"
-	"github.com/affluent-io/affluent/dataplane/sasl"
 	"github.com/affluent-io/affluent/dataplane/storage"
 	"github.com/affluent-io/affluent/dataplane/storage/tiered"
 	"github.com/affluent-io/affluent/internal/config"
+	"github.com/affluent-io/affluent/internal/cpwatch"
 )
 
 // dataplane is the broker role: storage, the SCRAM credential store, the
@@ -52,13 +49,13 @@ type kafkaListener struct {
 type dataplaneOptions struct {
 	// listeners: the SASL_PLAINTEXT one first, then SASL_SSL and mTLS.
 	listeners []kafkaListener
-	auth      kafkaAuthenticator
-	// policies are the role bindings the broker authorizes with, beside
-	// the ACLs kept in the dataplane metadata DB.
-	policies broker.Policies
-	metrics  prometheus.Registerer
-	// onAuthFailure is told of failed authentications (the audit log).
-	onAuthFailure func(broker.AuthFailure)
+	// watch is the control plane's config as this broker last received
+	// it: it authenticates Kafka credentials (but SCRAM, the dataplane's
+	// own), gives the role bindings the broker authorizes with beside the
+	// ACLs of the dataplane metadata DB, and takes failed authentications
+	// to the audit log.
+	watch   *cpwatch.Client
+	metrics prometheus.Registerer
 }
 
 // openDataplane opens storage, the credential store and the group
@@ -73,7 +70,16 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 	if err != nil {
 		return nil, err
 	}
-	store, err := tiered.Open(ctx, tiered.Config{ObjectStoreURL: objects, MetadataURL: meta, Logger: log})
+	store, err := tiered.Open(ctx, tiered.Config{
+		ObjectStoreURL:     objects,
+		MetadataURL:        meta,
+		Logger:             log,
+		LocalCacheDir:      cfg.Storage.LocalCacheDir,
+		LocalCacheBytes:    cfg.Storage.LocalCacheSize.Int64(),
+		CacheBytes:         cfg.Storage.MemoryCacheSize.Int64(),
+		CompactionInterval: cfg.Storage.CompactionInterval,
+		Metrics:            o.metrics,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open dataplane storage: %w", err)
 	}
@@ -89,15 +95,16 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 		Catalog:        store,
 		Log:            store,
 		Groups:         d.groups,
-		Authenticator:  o.auth,
-		Tokens:         o.auth,
-		Certificates:   o.auth,
+		Authenticator:  o.watch,
+		Tokens:         o.watch,
+		Certificates:   o.watch,
 		Scram:          d.creds,
-		OnAuthFailure:  o.onAuthFailure,
+		OnAuthFailure:  o.watch.ReportAuthFailure,
+		MaxReauth:      cfg.Kafka.MaxReauth,
 		Metrics:        o.metrics,
 		ACLs:           store,
-		Policies:       o.policies,
-		SuperUsers:     []string{internalPrincipal},
+		Policies:       o.watch,
+		SuperUsers:     []string{cpwatch.InternalPrincipal},
 		ClientQuotas:   store,
 	})
 	if err != nil {
@@ -185,16 +192,11 @@ func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	return errors.Join(errs...)
 }
 
-// internalPrincipal is how the control plane appears to brokers when it
-// manages a cluster's topics, ACLs and quotas with the Kafka Admin API.
-const internalPrincipal = "User:__affluent_controlplane"
-
-// internalUserPrefix starts the SASL/PLAIN username of the control plane's
-// admin connections; the cluster id follows it.
-const internalUserPrefix = "__affluent_controlplane@"
-
-// internalCredential lets the control plane act on any cluster of brokers
-// in the same process. The secret is random per process and never leaves it.
+// internalCredential lets the control plane act on any cluster through
+// the Kafka Admin API (user cpwatch.InternalUserPrefix+<cluster>, acting
+// as cpwatch.InternalPrincipal). The secret is random per control plane
+// process and never leaves it: brokers get its argon2id hash in their
+// config snapshot.
 type internalCredential struct {
 	secret string
 }
@@ -207,58 +209,76 @@ func newInternalCredential() (internalCredential, error) {
 	return internalCredential{secret: base64.RawURLEncoding.EncodeToString(b)}, nil
 }
 
-// credentialVerifier checks Kafka credentials; the control plane is one.
-type credentialVerifier interface {
-	VerifyKafkaKey(ctx context.Context, key, secret string) (principal, clusterID string, err error)
-	VerifyKafkaToken(ctx context.Context, token, cluster string) (controlplane.KafkaIdentity, error)
-	AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (controlplane.KafkaIdentity, error)
-}
+// hash is the verifier brokers check the secret against.
+func (c internalCredential) hash() string { return credential.Hash(c.secret, credential.DefaultParams) }
 
-// kafkaAuthenticator authenticates the Kafka listeners for the broker:
-// SASL/PLAIN with the control plane's internal credential or a Kafka API
-// key, SASL/OAUTHBEARER tokens and mTLS client certificates, all checked by
-// the control plane. (SCRAM credentials are the dataplane's own.)
-type kafkaAuthenticator struct {
-	internal internalCredential
-	keys     credentialVerifier
-}
+// adminDropper deletes a cluster's data through the brokers' Kafka Admin
+// API with the internal credential: how a control plane without a broker
+// in its process empties a deleted cluster. It deletes topics, groups,
+// ACLs, client quotas and SCRAM credentials, and reports every failure.
+type adminDropper struct{ admins *clusterAdmins }
 
-// AuthenticateToken implements broker.TokenAuthenticator.
-func (a kafkaAuthenticator) AuthenticateToken(ctx context.Context, token string, ext map[string]string) (broker.Principal, time.Time, error) {
-	id, err := a.keys.VerifyKafkaToken(ctx, token, ext[sasl.ExtensionLogicalCluster])
-	if errors.Is(err, controlplane.ErrInvalidKafkaToken) {
-		return broker.Principal{}, time.Time{}, fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err)
-	}
+func (a adminDropper) DropClusterData(ctx context.Context, cluster string) error {
+	adm, err := a.admins.For(ctx, cluster)
 	if err != nil {
-		return broker.Principal{}, time.Time{}, err
+		return err
 	}
-	return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, id.Expiry, nil
-}
-
-// AuthenticateCertificate implements broker.CertificateAuthenticator.
-func (a kafkaAuthenticator) AuthenticateCertificate(ctx context.Context, chain []*x509.Certificate) (broker.Principal, error) {
-	id, err := a.keys.AuthenticateKafkaCertificate(ctx, chain)
-	if errors.Is(err, controlplane.ErrInvalidKafkaCertificate) {
-		return broker.Principal{}, fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err)
-	}
+	var errs []error
+	topics, err := adm.ListTopics(ctx)
 	if err != nil {
-		return broker.Principal{}, err
+		return fmt.Errorf("list topics of %s: %w", cluster, err)
 	}
-	return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, nil
-}
-
-func (a kafkaAuthenticator) AuthenticatePlain(ctx context.Context, user, pass string) (broker.Principal, error) {
-	if cluster, ok := strings.CutPrefix(user, internalUserPrefix); ok {
-		if cluster == "" || subtle.ConstantTimeCompare([]byte(pass), []byte(a.internal.secret)) != 1 {
-			return broker.Principal{}, broker.ErrInvalidCredentials
+	if names := topics.Names(); len(names) > 0 {
+		resps, err := adm.DeleteTopics(ctx, names...)
+		errs = append(errs, err)
+		for _, r := range resps {
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("delete topic %s of %s: %w", r.Topic, cluster, r.Err))
+			}
 		}
-		return broker.Principal{Name: internalPrincipal, Cluster: cluster}, nil
 	}
-	principal, cluster, err := a.keys.VerifyKafkaKey(ctx, user, pass)
-	if err != nil {
-		return broker.Principal{}, fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err)
+	groups, err := adm.ListGroups(ctx)
+	errs = append(errs, err)
+	if names := groups.Groups(); err == nil && len(names) > 0 {
+		resps, err := adm.DeleteGroups(ctx, names...)
+		errs = append(errs, err)
+		for _, r := range resps {
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("delete group %s of %s: %w", r.Group, cluster, r.Err))
+			}
+		}
 	}
-	return broker.Principal{Name: principal, Cluster: cluster}, nil
+	every := kadm.NewACLs().AnyResource().ResourcePatternType(kadm.ACLPatternAny).
+		Operations(kadm.OpAny).Allow().Deny().AllowHosts().DenyHosts()
+	_, err = adm.DeleteACLs(ctx, every)
+	errs = append(errs, err)
+	quotas, err := adm.DescribeClientQuotas(ctx, false, nil)
+	errs = append(errs, err)
+	var removals []kadm.AlterClientQuotaEntry
+	for _, q := range quotas {
+		e := kadm.AlterClientQuotaEntry{Entity: q.Entity}
+		for _, v := range q.Values {
+			e.Ops = append(e.Ops, kadm.AlterClientQuotaOp{Key: v.Key, Remove: true})
+		}
+		removals = append(removals, e)
+	}
+	if len(removals) > 0 {
+		_, err = adm.AlterClientQuotas(ctx, removals)
+		errs = append(errs, err)
+	}
+	scrams, err := adm.DescribeUserSCRAMs(ctx)
+	errs = append(errs, err)
+	var dels []kadm.DeleteSCRAM
+	for user, d := range scrams {
+		for _, ci := range d.CredInfos {
+			dels = append(dels, kadm.DeleteSCRAM{User: user, Mechanism: ci.Mechanism})
+		}
+	}
+	if len(dels) > 0 {
+		_, err = adm.AlterUserSCRAMs(ctx, dels, nil)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // adminIdleTimeout is how long a cluster's admin client may sit unused
@@ -299,7 +319,7 @@ func (c *clusterAdmins) For(_ context.Context, clusterID string) (*kadm.Client, 
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.addr),
-		kgo.SASL(plain.Auth{User: internalUserPrefix + clusterID, Pass: c.internal.secret}.AsMechanism()),
+		kgo.SASL(plain.Auth{User: cpwatch.InternalUserPrefix + clusterID, Pass: c.internal.secret}.AsMechanism()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("admin client for %s: %w", clusterID, err)

@@ -1,0 +1,214 @@
+// Package brokerconfig is the control plane's internal service for
+// brokers: a watch of versioned snapshots of what brokers need to
+// authenticate and authorize Kafka clients (tenants, credential verifiers,
+// role bindings, limits), the unary checks a broker falls back to for a
+// credential newer than its snapshot, and the audit of failed Kafka
+// authentications. Brokers authenticate with the shared broker secret.
+package brokerconfig
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/affluent-io/affluent/controlplane/kafkaauth"
+	bpb "github.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1"
+)
+
+// AuthFailure is a failed Kafka authentication a broker reports.
+type AuthFailure struct {
+	Time                                                   time.Time
+	Remote, Listener, Mechanism, Identity, Cluster, Reason string
+}
+
+// Backend is what the service asks of the control plane.
+type Backend interface {
+	VerifyKafkaKey(ctx context.Context, key, secret string) (kafkaauth.Identity, error)
+	VerifyKafkaToken(ctx context.Context, token, cluster string) (kafkaauth.Identity, error)
+	AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (kafkaauth.Identity, error)
+	RecordKafkaAuthFailure(AuthFailure)
+}
+
+// Service implements BrokerConfigService.
+type Service struct {
+	bpb.UnimplementedBrokerConfigServiceServer
+	pub     *Publisher
+	backend Backend
+	log     *slog.Logger
+	// secret is the SHA-256 of the broker secret; zero when none is
+	// configured, and then every call is refused.
+	secret    [sha256.Size]byte
+	hasSecret bool
+}
+
+var _ bpb.BrokerConfigServiceServer = (*Service)(nil)
+
+// New returns the service over pub and backend; brokers must present
+// secret (empty: the service refuses everyone).
+func New(pub *Publisher, backend Backend, secret string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{pub: pub, backend: backend, log: log}
+	if secret != "" {
+		s.secret, s.hasSecret = sha256.Sum256([]byte(secret)), true
+	}
+	return s
+}
+
+// MethodPrefix starts the full gRPC method name of every RPC of the
+// service: the control plane's server routes them past the API's gate.
+var MethodPrefix = "/" + bpb.BrokerConfigService_ServiceDesc.ServiceName + "/"
+
+// Authenticate admits a broker presenting the broker secret as gRPC
+// metadata `authorization: Bearer <secret>`; default deny.
+func (s *Service) Authenticate(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var given string
+	if v := md.Get("authorization"); len(v) == 1 {
+		given, _ = strings.CutPrefix(v[0], "Bearer ")
+	}
+	sum := sha256.Sum256([]byte(given))
+	if !s.hasSecret || given == "" || subtle.ConstantTimeCompare(sum[:], s.secret[:]) != 1 {
+		return status.Error(codes.Unauthenticated, "broker secret required")
+	}
+	return nil
+}
+
+// UnaryInterceptor authenticates the service's unary RPCs and passes
+// every other method to next.
+func (s *Service) UnaryInterceptor(next grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !strings.HasPrefix(info.FullMethod, MethodPrefix) {
+			return next(ctx, req, info, handler)
+		}
+		if err := s.Authenticate(ctx); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamInterceptor authenticates the watch; the public API has no
+// streaming RPC, so any other stream is refused.
+func (s *Service) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !strings.HasPrefix(info.FullMethod, MethodPrefix) {
+		return status.Errorf(codes.Unimplemented, "unknown stream %s", info.FullMethod)
+	}
+	if err := s.Authenticate(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+// WatchBrokerConfig sends the newest snapshot at once, then each newer
+// one, until the broker goes away.
+func (s *Service) WatchBrokerConfig(req *bpb.WatchBrokerConfigRequest, stream grpc.ServerStreamingServer[bpb.WatchBrokerConfigResponse]) error {
+	ctx := stream.Context()
+	s.log.Info("broker watching config", "broker", req.GetBrokerId(), "known_version", req.GetKnownVersion())
+	defer s.log.Info("broker stopped watching config", "broker", req.GetBrokerId())
+	var sent uint64
+	for {
+		snap, changed := s.pub.Latest()
+		if snap != nil && snap.GetVersion() != sent {
+			if err := stream.Send(&bpb.WatchBrokerConfigResponse{Snapshot: snap}); err != nil {
+				return err
+			}
+			sent = snap.GetVersion()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// refusedOr turns a refusal into an answer and keeps other errors.
+func refusedOr(err error, refusals ...error) (string, error) {
+	for _, r := range refusals {
+		if errors.Is(err, r) {
+			return err.Error(), nil
+		}
+	}
+	return "", status.Errorf(codes.Unavailable, "check failed: %v", err)
+}
+
+func identity(id kafkaauth.Identity) *bpb.KafkaIdentity {
+	out := &bpb.KafkaIdentity{Principal: id.Principal, Cluster: id.Cluster, Identity: id.Identity}
+	if !id.Expiry.IsZero() {
+		out.ExpireTime = timestamppb.New(id.Expiry)
+	}
+	return out
+}
+
+// VerifyKafkaKey checks a key the broker's snapshot does not hold.
+func (s *Service) VerifyKafkaKey(ctx context.Context, req *bpb.VerifyKafkaKeyRequest) (*bpb.VerifyKafkaKeyResponse, error) {
+	id, err := s.backend.VerifyKafkaKey(ctx, req.GetKey(), req.GetSecret())
+	if err != nil {
+		refused, err := refusedOr(err, kafkaauth.ErrInvalidKey)
+		return &bpb.VerifyKafkaKeyResponse{Refused: refused}, err
+	}
+	return &bpb.VerifyKafkaKeyResponse{Identity: identity(id)}, nil
+}
+
+// VerifyKafkaToken checks a token the broker's snapshot cannot decide.
+func (s *Service) VerifyKafkaToken(ctx context.Context, req *bpb.VerifyKafkaTokenRequest) (*bpb.VerifyKafkaTokenResponse, error) {
+	id, err := s.backend.VerifyKafkaToken(ctx, req.GetToken(), req.GetCluster())
+	if err != nil {
+		refused, err := refusedOr(err, kafkaauth.ErrInvalidToken)
+		return &bpb.VerifyKafkaTokenResponse{Refused: refused}, err
+	}
+	return &bpb.VerifyKafkaTokenResponse{Identity: identity(id)}, nil
+}
+
+// AuthenticateKafkaCertificate maps a chain no pool of the broker's
+// snapshot accepts.
+func (s *Service) AuthenticateKafkaCertificate(ctx context.Context, req *bpb.AuthenticateKafkaCertificateRequest) (*bpb.AuthenticateKafkaCertificateResponse, error) {
+	if len(req.GetChain()) > 10 {
+		return nil, status.Error(codes.InvalidArgument, "certificate chain longer than 10")
+	}
+	chain := make([]*x509.Certificate, 0, len(req.GetChain()))
+	for i, der := range req.GetChain() {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return &bpb.AuthenticateKafkaCertificateResponse{Refused: fmt.Sprintf("certificate %d: %v", i, err)}, nil
+		}
+		chain = append(chain, c)
+	}
+	id, err := s.backend.AuthenticateKafkaCertificate(ctx, chain)
+	if err != nil {
+		refused, err := refusedOr(err, kafkaauth.ErrInvalidCertificate)
+		return &bpb.AuthenticateKafkaCertificateResponse{Refused: refused}, err
+	}
+	return &bpb.AuthenticateKafkaCertificateResponse{Identity: identity(id)}, nil
+}
+
+// maxFailuresPerCall bounds one report; brokers batch and drop beyond.
+const maxFailuresPerCall = 256
+
+// RecordKafkaAuthFailures queues failures for the audit log.
+func (s *Service) RecordKafkaAuthFailures(_ context.Context, req *bpb.RecordKafkaAuthFailuresRequest) (*bpb.RecordKafkaAuthFailuresResponse, error) {
+	fs := req.GetFailures()
+	if len(fs) > maxFailuresPerCall {
+		fs = fs[:maxFailuresPerCall]
+	}
+	for _, f := range fs {
+		s.backend.RecordKafkaAuthFailure(AuthFailure{Time: f.GetTime().AsTime(), Remote: f.GetRemote(),
+			Listener: f.GetListener(), Mechanism: f.GetMechanism(), Identity: f.GetIdentity(),
+			Cluster: f.GetCluster(), Reason: f.GetReason()})
+	}
+	return &bpb.RecordKafkaAuthFailuresResponse{}, nil
+}

@@ -1,0 +1,366 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/affluent-io/affluent/controlplane/resource"
+	"github.com/affluent-io/affluent/internal/app"
+	"github.com/affluent-io/affluent/internal/config"
+)
+
+// brokerProcessEnv, in the environment of this test binary re-executed,
+// makes it an `affluent server --roles broker` process instead of running
+// tests; its value is the JSON of brokerProcessSpec.
+const brokerProcessEnv = "AFFLUENT_TEST_BROKER_PROCESS"
+
+// brokerReady starts the line the broker process prints once it serves.
+const brokerReady = "AFFLUENT_BROKER_READY "
+
+type brokerProcessSpec struct {
+	DataDir, KafkaAddr, ControlPlaneAddr string
+	MaxReauth                            time.Duration
+}
+
+func init() {
+	raw := os.Getenv(brokerProcessEnv)
+	if raw == "" {
+		return
+	}
+	os.Exit(serveBrokerProcess(raw))
+}
+
+// serveBrokerProcess runs app.Run with the broker role alone until
+// SIGTERM, as `affluent server --roles broker` does.
+func serveBrokerProcess(raw string) int {
+	var spec brokerProcessSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "broker process spec:", err)
+		return 2
+	}
+	var cfg config.Config
+	cfg.SetDefaults()
+	cfg.Roles = config.RoleBroker
+	cfg.Storage.DataDir = spec.DataDir
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Kafka.Addr = spec.KafkaAddr
+	cfg.Kafka.MaxReauth = spec.MaxReauth
+	cfg.ControlPlane.Addr = spec.ControlPlaneAddr
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "broker process config:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	err := app.Run(ctx, app.Options{Config: cfg, Logger: log, Ready: func(p *app.Process) {
+		fmt.Println(brokerReady + p.KafkaAddr)
+	}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "broker process:", err)
+		return 1
+	}
+	return 0
+}
+
+// brokerProcess is a broker running in a child process.
+type brokerProcess struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan error
+}
+
+// startBrokerProcess starts a broker-only process on spec and waits until
+// it serves.
+func startBrokerProcess(t *testing.T, spec brokerProcessSpec, secret string) *brokerProcess {
+	t.Helper()
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), brokerProcessEnv+"="+string(raw), app.BrokerSecretEnv+"="+secret)
+	b := &brokerProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = b.logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), brokerReady) {
+				close(ready)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		b.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		b.stop(t)
+		if t.Failed() {
+			t.Logf("broker process logs:\n%s", b.logs.String())
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-b.done:
+		b.done <- err
+		t.Fatalf("broker process exited before serving: %v\n%s", err, b.logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("broker process not serving after 60s\n%s", b.logs.String())
+	}
+	return b
+}
+
+// stop ends the process with SIGTERM and waits for it (once).
+func (b *brokerProcess) stop(t *testing.T) {
+	if b.cmd.ProcessState != nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Errorf("broker process exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+		t.Error("broker process did not stop on SIGTERM within 20s")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// plainClient is a franz-go client of the broker at addr with an API key.
+func plainClient(t *testing.T, addr, key, secret string, opts ...kgo.Opt) *kgo.Client {
+	return kgoClient(t, append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.SASL(plain.Auth{User: key, Pass: secret}.AsMechanism()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
+}
+
+// produceOnce produces one record within a few seconds.
+func produceOnce(cl *kgo.Client, topic, value string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr()
+}
+
+// untilRefused produces with cl every 100ms until a produce fails, and
+// returns how long after start that happened and the error.
+func untilRefused(t *testing.T, cl *kgo.Client, topic string, start time.Time, limit time.Duration) (time.Duration, error) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if err := produceOnce(cl, topic, fmt.Sprintf("probe-%d", i)); err != nil {
+			return time.Since(start), err
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("still producing %v after the revocation", limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBrokerProcessWatchesControlPlane runs the control plane and gateway
+// in this process and a broker in another: the broker learns keys and
+// role bindings from the control plane's watch, applies revocations to
+// connected clients within seconds, and keeps serving from its snapshot —
+// also across its own restart — while the control plane is down.
+func TestBrokerProcessWatchesControlPlane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	kafkaAddr := freeAddr(t)
+	var cfg config.Config
+	cfg.SetDefaults()
+	cfg.Roles = config.RoleControlPlane + "," + config.RoleGateway
+	cfg.Storage.DataDir = t.TempDir()
+	cfg.HTTP.Addr, cfg.GRPC.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	// The control plane reaches the brokers (and tells clients to) here.
+	cfg.Kafka.Addr = kafkaAddr
+	cpLogs := &lockedBuffer{}
+	cpCtx, stopCP := context.WithCancel(context.Background())
+	ready := make(chan *app.Process, 1)
+	cpDone := make(chan error, 1)
+	go func() {
+		cpDone <- app.Run(cpCtx, app.Options{Config: cfg, Dev: true,
+			Logger: slog.New(slog.NewTextHandler(cpLogs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			Ready:  func(p *app.Process) { ready <- p }})
+	}()
+	var cpStopped sync.Once
+	stopControlPlane := func() {
+		cpStopped.Do(func() {
+			stopCP()
+			if err := <-cpDone; err != nil {
+				t.Errorf("control plane Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		stopControlPlane()
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cpLogs.String())
+		}
+	})
+	var p *app.Process
+	select {
+	case p = <-ready:
+	case err := <-cpDone:
+		t.Fatalf("control plane exited: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("control plane not ready after 60s")
+	}
+	e := &devEnv{p: p, creds: p.Credentials, dir: cfg.Storage.DataDir, base: "http://" + p.HTTPAddr, logs: cpLogs}
+	c := e.creds
+	if c.BootstrapServers != kafkaAddr {
+		t.Fatalf("bootstrap servers %q, want the brokers' %q", c.BootstrapServers, kafkaAddr)
+	}
+	secret, err := os.ReadFile(filepath.Join(cfg.Storage.DataDir, app.BrokerSecretFile))
+	if err != nil {
+		t.Fatalf("the control plane made no broker secret: %v", err)
+	}
+	if fi, _ := os.Stat(filepath.Join(cfg.Storage.DataDir, app.BrokerSecretFile)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("broker secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if strings.Contains(cpLogs.String(), strings.TrimSpace(string(secret))) {
+		t.Error("the broker secret was logged")
+	}
+
+	spec := brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: kafkaAddr, ControlPlaneAddr: p.GRPCAddr, MaxReauth: time.Second}
+	broker := startBrokerProcess(t, spec, strings.TrimSpace(string(secret)))
+
+	// A wrong broker secret does not get the watch.
+	t.Run("wrong broker secret", func(t *testing.T) {
+		bad := brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: freeAddr(t), ControlPlaneAddr: p.GRPCAddr}
+		b := startBrokerProcess(t, bad, "not-the-secret")
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(b.logs.String(), "Unauthenticated") {
+			if time.Now().After(deadline) {
+				t.Fatalf("a broker with a wrong secret was not refused:\n%s", b.logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cl := plainClient(t, bad.KafkaAddr, c.KafkaAPIKey, c.KafkaAPISecret)
+		if err := refused(t, cl); err == nil {
+			t.Fatal("a broker without the control plane's config accepted a key")
+		}
+	})
+
+	// Topics are made through the REST API: the control plane's Kafka
+	// admin connection authenticates to the broker process with the
+	// internal credential, whose hash came in the snapshot.
+	topicsPath := "/v1/environments/" + c.EnvironmentID + "/clusters/" + c.ClusterID + "/topics"
+	for _, topic := range []string{"orders", "audit"} {
+		e.mustREST(t, "POST", topicsPath, map[string]any{"name": topic, "partitions_count": 1})
+	}
+	crn := resource.KafkaCRN(c.OrganizationID, c.EnvironmentID, c.ClusterID).String()
+	// newPrincipal makes a service account with role bindings and a Kafka
+	// API key, right before use: "create then connect" must work.
+	newPrincipal := func(name string, roles ...string) (key, keySecret string, bindings []string) {
+		sa := e.mustREST(t, "POST", "/v1/service-accounts", map[string]any{"display_name": name})
+		principal := "User:" + sa["id"].(string)
+		for _, role := range roles {
+			rb := e.mustREST(t, "POST", "/v1/role-bindings", map[string]any{"principal": principal, "role_name": role, "crn_pattern": crn + "/topic=*"})
+			bindings = append(bindings, rb["id"].(string))
+		}
+		k := e.mustREST(t, "POST", "/v1/api-keys", map[string]any{"display_name": name, "owner": sa["id"], "resource": c.ClusterID})
+		return k["id"].(string), k["secret"].(string), bindings
+	}
+
+	steady, steadySecret, _ := newPrincipal("steady", "DeveloperWrite", "DeveloperRead")
+	roundTrip(t, plainClient(t, kafkaAddr, steady, steadySecret), "orders", "first")
+
+	t.Run("role binding deleted", func(t *testing.T) {
+		key, keySecret, bindings := newPrincipal("writer", "DeveloperWrite")
+		cl := plainClient(t, kafkaAddr, key, keySecret)
+		if err := produceOnce(cl, "audit", "allowed"); err != nil {
+			t.Fatalf("produce with the role binding: %v", err)
+		}
+		start := time.Now()
+		e.mustREST(t, "DELETE", "/v1/role-bindings/"+bindings[0], nil)
+		took, err := untilRefused(t, cl, "audit", start, 5*time.Second)
+		if !strings.Contains(err.Error(), "TOPIC_AUTHORIZATION_FAILED") {
+			t.Errorf("after the role binding was deleted: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+		}
+		t.Logf("role binding delete → connected client denied: %v", took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("denial took %v, want under 5s", took)
+		}
+	})
+
+	var revoked, revokedSecret string
+	t.Run("API key deleted", func(t *testing.T) {
+		revoked, revokedSecret, _ = newPrincipal("revoked", "DeveloperWrite")
+		// Short retries and metadata refreshes, so the client reports the
+		// refusal soon after the broker's (franz-go otherwise waits for
+		// MetadataMinAge, 5s, before reconnecting after a failed
+		// re-authentication).
+		cl := plainClient(t, kafkaAddr, revoked, revokedSecret, kgo.RetryTimeout(time.Second), kgo.RecordRetries(1), kgo.RecordDeliveryTimeout(2*time.Second), kgo.MetadataMinAge(250*time.Millisecond))
+		if err := produceOnce(cl, "audit", "allowed"); err != nil {
+			t.Fatalf("produce with the key: %v", err)
+		}
+		start := time.Now()
+		e.mustREST(t, "DELETE", "/v1/api-keys/"+revoked, nil)
+		took, err := untilRefused(t, cl, "audit", start, 5*time.Second)
+		if !strings.Contains(err.Error(), "SASL_AUTHENTICATION_FAILED") && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("after the key was deleted: %v, want SASL_AUTHENTICATION_FAILED", err)
+		}
+		t.Logf("API key delete → connected client refused: %v (%v)", took.Round(time.Millisecond), err)
+		if took > 5*time.Second {
+			t.Errorf("refusal took %v, want under 5s", took)
+		}
+		if err := refused(t, plainClient(t, kafkaAddr, revoked, revokedSecret)); err == nil {
+			t.Error("a new connection with the deleted key got in")
+		}
+	})
+
+	// The control plane stops: the broker serves from its snapshot.
+	stopControlPlane()
+	t.Run("control plane down", func(t *testing.T) {
+		roundTrip(t, plainClient(t, kafkaAddr, steady, steadySecret), "orders", "while the control plane is down")
+		if err := refused(t, plainClient(t, kafkaAddr, revoked, revokedSecret)); err == nil {
+			t.Error("the deleted key got in while the control plane is down")
+		}
+	})
+
+	// A broker restarted while the control plane is down serves from the
+	// snapshot it persisted.
+	t.Run("broker restarted while control plane down", func(t *testing.T) {
+		broker.stop(t)
+		restarted := startBrokerProcess(t, spec, strings.TrimSpace(string(secret)))
+		roundTrip(t, plainClient(t, kafkaAddr, steady, steadySecret), "orders", "after the broker restarted")
+		if err := refused(t, plainClient(t, kafkaAddr, revoked, revokedSecret)); err == nil {
+			t.Error("the deleted key got in after the restart")
+		}
+		if !strings.Contains(restarted.logs.String(), "serving persisted broker config") {
+			t.Errorf("the restarted broker did not say it serves its persisted snapshot:\n%s", restarted.logs.String())
+		}
+	})
+}
