@@ -24,13 +24,16 @@ run: build
 tools:
 	cd tools && $(GO) build -o $(BIN)/ tool
 
-## generate: regenerate committed code (protos → Go, gRPC, REST gateway, OpenAPI)
-generate: tools
+## generate: regenerate committed code (protos → Go, gRPC, REST gateway, OpenAPI;
+## Grafana dashboards; Kubernetes manifests rendered from the Helm chart)
+generate: tools test-deps
 	$(BIN)/buf lint
 	$(BIN)/buf generate
+	$(GO) run ./scripts/dashboards -out deploy/grafana
+	./scripts/render-manifests.sh
 
 ## check-generated: fail when committed generated code differs from a fresh generation
-check-generated: tools
+check-generated: tools test-deps
 	$(BIN)/buf lint
 	./scripts/check-generated.sh
 

@@ -11,4 +11,15 @@ if ! diff -r "$scratch/proto/gen" proto/gen > "$scratch/diff.txt"; then
   head -40 "$scratch/diff.txt" >&2
   exit 1
 fi
+# Grafana dashboards (scripts/dashboards) and the plain Kubernetes manifests
+# rendered from the Helm chart.
+go run ./scripts/dashboards -out "$scratch/grafana"
+./scripts/render-manifests.sh "$scratch/kubernetes"
+for d in grafana kubernetes; do
+  if ! diff -r "$scratch/$d" "deploy/$d" > "$scratch/diff.txt"; then
+    echo "deploy/$d is stale: run 'make generate' and commit the result" >&2
+    head -40 "$scratch/diff.txt" >&2
+    exit 1
+  fi
+done
 echo "generated code is up to date"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Debian packages: Kafka clients to test against, PostgreSQL for the
 # production metadata stores.
-packages=(kcat python3-confluent-kafka postgresql jq)
+packages=(kcat python3-confluent-kafka postgresql jq prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +17,9 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package starts a cluster of its own; tests start their own servers.
-  if command -v systemctl >/dev/null 2>&1; then "${sudo_cmd[@]}" systemctl disable --now postgresql >/dev/null 2>&1 || true; fi
+  if command -v systemctl >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" systemctl disable --now postgresql prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
 fi
 
 # Terraform 1.5.7 (the last MPL release), built once from the Go module proxy.
@@ -35,5 +37,34 @@ if [ ! -x "$tools_dir/versitygw" ] || [ "$(cat "$tools_dir/versitygw.version" 2>
   echo "test-deps: building versitygw $versitygw_version into $tools_dir"
   GOBIN="$tools_dir" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
   echo "$versitygw_version" > "$tools_dir/versitygw.version"
+fi
+# Helm and kubeconform check the chart of deploy/ (deploy/deploy_test.go).
+helm_version=v3.19.5
+if [ ! -x "$tools_dir/helm" ] || [ "$(cat "$tools_dir/helm.version" 2>/dev/null)" != "$helm_version" ]; then
+  echo "test-deps: building helm $helm_version into $tools_dir"
+  GOBIN="$tools_dir" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+  echo "$helm_version" > "$tools_dir/helm.version"
+fi
+kubeconform_version=v0.7.0
+if [ ! -x "$tools_dir/kubeconform" ] || [ "$(cat "$tools_dir/kubeconform.version" 2>/dev/null)" != "$kubeconform_version" ]; then
+  echo "test-deps: building kubeconform $kubeconform_version into $tools_dir"
+  GOBIN="$tools_dir" GOFLAGS=-mod=mod go install "github.com/yannh/kubeconform/cmd/kubeconform@$kubeconform_version"
+  echo "$kubeconform_version" > "$tools_dir/kubeconform.version"
+fi
+# kubeconform's schemas, made offline from the OpenAPI definitions of a
+# Kubernetes release and the Prometheus Operator's CRDs (both served by the
+# Go module proxy) by scripts/k8sschemas.
+k8s_version=v1.34.2
+promop_version=v0.85.0
+schemas="$tools_dir/k8s-schemas-$k8s_version-$promop_version"
+if [ ! -f "$schemas/deployment-apps-v1.json" ]; then
+  echo "test-deps: making Kubernetes $k8s_version schemas in $schemas"
+  k8s_dir=$(cd "$tools_dir" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$k8s_version" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  promop_dir=$(cd "$tools_dir" && GOFLAGS= go mod download -json "github.com/prometheus-operator/prometheus-operator@$promop_version" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  crds="$promop_dir/example/prometheus-operator-crd"
+  go run ./scripts/k8sschemas -swagger "$k8s_dir/api/openapi-spec/swagger.json" \
+    -crd "$crds/monitoring.coreos.com_servicemonitors.yaml" -crd "$crds/monitoring.coreos.com_prometheusrules.yaml" \
+    -out "$schemas.tmp"
+  rm -rf "$schemas" && mv "$schemas.tmp" "$schemas"
 fi
 echo "test-deps: ok"
