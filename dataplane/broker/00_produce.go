@@ -17,6 +17,13 @@ package broker
 // metadata). Topics using message.timestamp.type=LogAppendTime get the
 // append time back.
 //
+// Quotas (quotas.go, limits.go): the request's size counts against the
+// principal's producer_byte_rate and the cluster's ingress byte rate; over
+// either, the response carries throttle_time_ms and the connection is
+// muted for it. A cluster at its max_storage_bytes is refused with
+// POLICY_VIOLATION; a batch above its max_message_bytes is
+// MESSAGE_TOO_LARGE.
+//
 // Authorization: WRITE on each topic, else TOPIC_AUTHORIZATION_FAILED for
 // its partitions before anything about the topic is looked up; a
 // transactional produce needs WRITE on the transactional id
@@ -65,6 +72,12 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		code, msg = kerr.InvalidRequiredAcks.Code, "acks must be -1, 0 or 1"
 	}
+	limits := b.limits(r.cluster())
+	if code == 0 && len(req.Topics) > 0 {
+		if ce := b.checkStorageLimit(ctx, r.cluster(), limits); ce != nil {
+			code, msg = ce.code, ce.msg
+		}
+	}
 
 	topics := make(map[string]topicLookup)
 	var appends sync.WaitGroup
@@ -99,6 +112,10 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 				continue
 			}
 			batch, bad := parseProducedBatch(rp.Records, req.Version, maxMessageBytes(topic.Configs))
+			if bad == nil && limits.MaxMessageBytes > 0 && len(rp.Records) > int(limits.MaxMessageBytes) {
+				bad = errorf(kerr.MessageTooLarge.Code, "record batch of %d bytes exceeds the cluster's max_message_bytes %d",
+					len(rp.Records), limits.MaxMessageBytes)
+			}
 			if bad != nil {
 				sp.ErrorCode, sp.ErrorMessage = bad.code, errMessage(bad.msg)
 				continue
@@ -109,6 +126,17 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 		}
 	}
 	appends.Wait()
+
+	var accepted int64
+	for i, st := range resp.Topics {
+		for j, sp := range st.Partitions {
+			if sp.ErrorCode == 0 {
+				accepted += int64(len(req.Topics[i].Partitions[j].Records))
+			}
+		}
+	}
+	b.meter.Add(r.cluster(), r.principal.Name, accepted, 0, 0)
+	r.throttle = max(r.throttle, b.quotas.recordAndThrottle(b.quotas.byteWindows(ctx, r, limits, true), float64(r.size)))
 
 	if req.Acks == 0 {
 		// No response; but like Kafka, close the connection on an

@@ -17,6 +17,13 @@ package broker
 // FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full one.
 // There is one replica, so the preferred read replica is always -1, and the
 // leader epoch is 0 (a greater current_leader_epoch is UNKNOWN_LEADER_EPOCH).
+// Quotas (quotas.go, limits.go): the record bytes returned count against
+// the principal's consumer_byte_rate and the cluster's egress byte rate;
+// over either, the response carries throttle_time_ms and the connection is
+// muted for it (KIP-219), and a fetch arriving while still over quota gets
+// an empty answer with the throttle. max_bytes is capped at what one quota
+// window allows, as Kafka does.
+//
 // Each topic needs READ (TOPIC_AUTHORIZATION_FAILED), checked before the
 // topic is looked up by name, and after it is found by id (an unknown id is
 // UNKNOWN_TOPIC_ID whoever asks).
@@ -62,8 +69,18 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, er
 		return resp, nil
 	}
 
+	quotas := b.quotas.byteWindows(ctx, r, b.limits(r.cluster()), false)
+	if throttle := b.quotas.throttleOf(quotas); throttle > 0 {
+		// Over quota already: an empty answer with the throttle, as Kafka
+		// gives, rather than data the client may not have yet.
+		r.throttle = throttle
+		return resp, nil
+	}
+	maxBytes := b.quotas.maxBytes(quotas, req.MaxBytes)
+
 	parts, failed := b.resolveFetch(ctx, r, req, resp)
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	var n int64
 	for {
 		// Watch before reading, so a commit between the read and the
 		// wait still wakes us.
@@ -73,11 +90,15 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, er
 				watches = append(watches, b.cfg.Log.Watch(p.tp))
 			}
 		}
-		n, readFailed := b.readFetch(ctx, r, parts, req.MaxBytes)
+		var readFailed bool
+		n, readFailed = b.readFetch(ctx, r, parts, maxBytes)
 		if failed || readFailed || n >= int64(req.MinBytes) || len(watches) == 0 {
 			break
 		}
-		if !waitAny(ctx, watches, deadline) {
+		waitStart := time.Now()
+		woken := waitAny(ctx, watches, deadline)
+		r.idle += time.Since(waitStart)
+		if !woken {
 			if err := ctx.Err(); err != nil {
 				return nil, err // the connection is closing
 			}
@@ -89,6 +110,8 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, er
 			p.out.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
 	}
+	b.meter.Add(r.cluster(), r.principal.Name, 0, n, 0)
+	r.throttle = max(r.throttle, b.quotas.recordAndThrottle(quotas, float64(n)))
 	return resp, nil
 }
 

@@ -14,6 +14,12 @@ package broker
 // replication factor (1: one replica is all there is) and every config with
 // its source; from v7 the topic id.
 //
+// Limits (limits.go, quotas.go): partitions beyond the cluster's
+// max_partitions are POLICY_VIOLATION, naming the limit and the counts;
+// over the principal's controller_mutation_rate, v6+ requests get
+// THROTTLING_QUOTA_EXCEEDED for the topics beyond, older ones a throttle
+// (KIP-599).
+//
 // Each topic needs CREATE on the cluster or on the topic
 // (TOPIC_AUTHORIZATION_FAILED, before any other check but duplicates); the
 // configs of a created topic are answered only with DESCRIBE_CONFIGS on it
@@ -56,6 +62,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) (kmsg.Respo
 	}
 	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, len(req.Topics))
 	clusterCreate := b.clusterAllowed(ctx, r, acl.OpCreate)
+	mutations := b.mutationQuota(ctx, r, req.Version >= 6)
 	for i, rt := range req.Topics {
 		st := &resp.Topics[i]
 		*st = kmsg.NewCreateTopicsResponseTopic()
@@ -79,10 +86,17 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) (kmsg.Respo
 		for _, c := range rt.Configs {
 			spec.configs[c.Name] = c.Value
 		}
+		if ce := mutations.exceeded(); ce != nil && !req.ValidateOnly {
+			st.ErrorCode, st.ErrorMessage = ce.code, errMessage(ce.msg)
+			continue
+		}
 		t, ce := b.createTopic(ctx, r, spec, req.ValidateOnly)
 		if ce != nil {
 			st.ErrorCode, st.ErrorMessage = ce.code, errMessage(ce.msg)
 			continue
+		}
+		if !req.ValidateOnly {
+			mutations.record(t.Partitions)
 		}
 		st.TopicID = t.ID
 		st.NumPartitions, st.ReplicationFactor = t.Partitions, 1
@@ -132,6 +146,7 @@ func (b *Broker) createTopic(ctx context.Context, r *request, spec topicSpec, va
 	if err != nil {
 		return storage.Topic{}, errorf(b.storageError(ctx, r, "create topic: list", err), "could not check existing topics")
 	}
+	var clusterPartitions int64
 	for _, t := range existing {
 		switch {
 		case t.Name == spec.name:
@@ -139,6 +154,10 @@ func (b *Broker) createTopic(ctx context.Context, r *request, spec topicSpec, va
 		case collisionKey(t.Name) == collisionKey(spec.name):
 			return storage.Topic{}, errorf(kerr.InvalidTopicException.Code, "topic '%s' collides with existing topic: %s", spec.name, t.Name)
 		}
+		clusterPartitions += int64(t.Partitions)
+	}
+	if ce := b.checkPartitionLimit(r.cluster(), clusterPartitions, int64(partitions)); ce != nil {
+		return storage.Topic{}, ce
 	}
 	if validateOnly {
 		return storage.Topic{Cluster: r.cluster(), Name: spec.name, Partitions: partitions, Configs: configs}, nil

@@ -8,6 +8,10 @@ package broker
 // asynchronously (storage). Committed group offsets of the topic are left to
 // the group coordinator's own expiry.
 //
+// Over the principal's controller_mutation_rate (each partition deleted
+// counts), v5+ requests get THROTTLING_QUOTA_EXCEEDED for the topics
+// beyond, older ones a throttle (KIP-599).
+//
 // Each topic needs DELETE (TOPIC_AUTHORIZATION_FAILED, whether it exists or
 // not); one named by id also DESCRIBE, without which its name is not
 // answered.
@@ -19,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/dataplane/acl"
+	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
 const apiDeleteTopics = 20
@@ -38,6 +43,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Respo
 		}
 	}
 	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, len(targets))
+	mutations := b.mutationQuota(ctx, r, req.Version >= 5)
 	for i, rt := range targets {
 		st := &resp.Topics[i]
 		*st = kmsg.NewDeleteTopicsResponseTopic()
@@ -65,7 +71,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Respo
 				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				break
 			}
-			st.ErrorCode = b.deleteTopic(ctx, r, t.Name)
+			st.ErrorCode, st.ErrorMessage = b.deleteTopic(ctx, r, t, mutations)
 		case !b.allowed(ctx, r, acl.ResourceTopic, *rt.Topic, acl.OpDelete):
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		default:
@@ -75,7 +81,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Respo
 				break
 			}
 			st.TopicID = t.ID
-			st.ErrorCode = b.deleteTopic(ctx, r, t.Name)
+			st.ErrorCode, st.ErrorMessage = b.deleteTopic(ctx, r, t, mutations)
 		}
 		if st.Topic == nil && req.Version < 6 {
 			st.Topic = kmsg.StringPtr("")
@@ -84,10 +90,14 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, r *request) (kmsg.Respo
 	return resp, nil
 }
 
-func (b *Broker) deleteTopic(ctx context.Context, r *request, name string) int16 {
-	if err := b.cfg.Catalog.DeleteTopic(ctx, r.cluster(), name); err != nil {
-		return b.storageError(ctx, r, "delete topic", err)
+func (b *Broker) deleteTopic(ctx context.Context, r *request, t storage.Topic, mutations *mutationQuota) (int16, *string) {
+	if ce := mutations.exceeded(); ce != nil {
+		return ce.code, errMessage(ce.msg)
 	}
-	b.log.Info("topic deleted", "cluster", r.cluster(), "topic", name)
-	return 0
+	if err := b.cfg.Catalog.DeleteTopic(ctx, r.cluster(), t.Name); err != nil {
+		return b.storageError(ctx, r, "delete topic", err), nil
+	}
+	mutations.record(t.Partitions)
+	b.log.Info("topic deleted", "cluster", r.cluster(), "topic", t.Name)
+	return 0, nil
 }

@@ -9,10 +9,12 @@ package broker
 // v1+ gives session_lifetime_ms when the session ends — at the token's
 // expiry, the certificate's, or MaxReauth — and the client must
 // re-authenticate before then (KIP-368). Outside an exchange it is
-// ILLEGAL_SASL_STATE, and closes.
+// ILLEGAL_SASL_STATE, and closes. Valid credentials of a cluster at its
+// connection limits (limits.go) fail too, and the message says which limit.
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,7 +43,11 @@ func (b *Broker) handleSASLAuthenticate(ctx context.Context, r *request) (kmsg.R
 	if err != nil {
 		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 		resp.ErrorMessage = kmsg.StringPtr(authFailedMessage)
-		if c.mechanism == sasl.MechanismOAuthBearer {
+		var refused *refusedAuth
+		switch {
+		case errors.As(err, &refused):
+			resp.ErrorMessage = kmsg.StringPtr("Authentication refused: " + refused.msg)
+		case c.mechanism == sasl.MechanismOAuthBearer:
 			resp.ErrorMessage = kmsg.StringPtr(tokenAuthFailedMessage)
 		}
 		r.closeAfterResponse = true

@@ -7,7 +7,10 @@ package broker
 // are never removed) and within the per-topic maximum; explicit replica
 // assignments are INVALID_REQUEST (the broker places partitions); the same
 // topic twice in a request is INVALID_REQUEST for each; validate_only checks
-// without changing anything. Each topic needs ALTER
+// without changing anything. Growing past the cluster's max_partitions is
+// POLICY_VIOLATION; over the principal's controller_mutation_rate, v3
+// requests get THROTTLING_QUOTA_EXCEEDED, older ones a throttle (KIP-599).
+// Each topic needs ALTER
 // (TOPIC_AUTHORIZATION_FAILED, whether it exists or not).
 
 import (
@@ -33,6 +36,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, r *request) (kmsg.R
 		count[rt.Topic]++
 	}
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
+	mutations := b.mutationQuota(ctx, r, req.Version >= 3)
 	for i, rt := range req.Topics {
 		st := &resp.Topics[i]
 		*st = kmsg.NewCreatePartitionsResponseTopic()
@@ -45,14 +49,18 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, r *request) (kmsg.R
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
-		if ce := b.createPartitions(ctx, r, rt, req.ValidateOnly); ce != nil {
+		if ce := mutations.exceeded(); ce != nil && !req.ValidateOnly {
+			st.ErrorCode, st.ErrorMessage = ce.code, errMessage(ce.msg)
+			continue
+		}
+		if ce := b.createPartitions(ctx, r, rt, req.ValidateOnly, mutations); ce != nil {
 			st.ErrorCode, st.ErrorMessage = ce.code, errMessage(ce.msg)
 		}
 	}
 	return resp, nil
 }
 
-func (b *Broker) createPartitions(ctx context.Context, r *request, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) *codeError {
+func (b *Broker) createPartitions(ctx context.Context, r *request, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, mutations *mutationQuota) *codeError {
 	t, err := b.cfg.Catalog.Topic(ctx, r.cluster(), rt.Topic)
 	if err != nil {
 		return errorf(b.storageError(ctx, r, "create partitions: topic", err), "topic %s: %v", rt.Topic, err)
@@ -68,12 +76,20 @@ func (b *Broker) createPartitions(ctx context.Context, r *request, rt kmsg.Creat
 	if code, err := checkPartitionCount(rt.Count); err != nil {
 		return errorf(code, "%v", err)
 	}
+	existing, ce := b.clusterPartitions(ctx, r)
+	if ce != nil {
+		return ce
+	}
+	if ce := b.checkPartitionLimit(r.cluster(), existing, int64(rt.Count-t.Partitions)); ce != nil {
+		return ce
+	}
 	if validateOnly {
 		return nil
 	}
 	if err := b.cfg.Catalog.AddPartitions(ctx, r.cluster(), rt.Topic, rt.Count); err != nil {
 		return errorf(b.storageError(ctx, r, "create partitions", err), "could not add partitions")
 	}
+	mutations.record(rt.Count - t.Partitions)
 	b.log.Info("partitions added", "cluster", r.cluster(), "topic", rt.Topic, "from", t.Partitions, "to", rt.Count)
 	return nil
 }

@@ -9,7 +9,7 @@ package broker
 // and matches an exact name, the type's default entity, or any entity of
 // the type (default included); with strict, the entity may name no other
 // type. A type twice, or an exact match without a name, is INVALID_REQUEST.
-// Quotas are stored and described; enforcing them is not done yet.
+// Quotas are enforced by every broker (quotas.go).
 
 import (
 	"context"

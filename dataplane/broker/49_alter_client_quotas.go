@@ -11,7 +11,8 @@ package broker
 // positive; a key twice in one entry is INVALID_REQUEST, as is an ip
 // entity (not kept here). Removing a value that is not set is no error.
 // validate_only checks without changing. Valid entries are applied in one
-// transaction. Quotas are not enforced yet.
+// transaction, and apply to this broker's connections at once, to other
+// brokers' within a second (quotas.go).
 
 import (
 	"context"
@@ -87,6 +88,7 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, r *request) (kmsg.
 		}
 		return resp, nil
 	}
+	b.quotas.invalidate(r.cluster())
 	for _, c := range changes {
 		b.log.Info("client quota altered", "cluster", r.cluster(), "by", r.principal.Name,
 			"entity", entityString(c.Entity), "set", c.Set, "removed", c.Remove)

@@ -56,6 +56,15 @@ type conn struct {
 	cancel   context.CancelFunc // stops handlers and closes nc
 	handlers sync.WaitGroup     // running handler goroutines
 	inflight atomic.Int32       // requests read whose response is not yet written
+
+	// metered: the connection is counted in its cluster's connections
+	// (usage.Meter), from authentication to close. Owned like the SASL
+	// state.
+	metered bool
+	// mutedUntil (unix nanoseconds) is when a throttled connection may be
+	// read again (KIP-219): set when a throttle is known, obeyed by the
+	// read loop and by handlers of requests already read.
+	mutedUntil atomic.Int64
 }
 
 // pending is a request's place in the response order.
@@ -68,6 +77,11 @@ type pending struct {
 	raw        []byte // a SASL v0 token answer, written with a size but no Kafka header
 	err        error  // the connection is broken: close it instead of answering
 	closeAfter bool   // close the connection once resp is written
+	// throttle mutes the connection for this long (KIP-219); delayed is
+	// set when the response's version predates client-side throttling,
+	// and resp is then held back for the throttle too, as Kafka does.
+	throttle time.Duration
+	delayed  bool
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -107,6 +121,16 @@ func (c *conn) serve(ctx context.Context) {
 	defer stopClosing()
 	defer func() { _ = c.nc.Close() }()
 
+	if c.authenticated && !c.metered { // anonymous access
+		c.b.meter.Connected(c.principal.Cluster, c.principal.Name)
+		c.metered = true
+	}
+	defer func() {
+		if c.metered {
+			c.b.meter.Disconnected(c.principal.Cluster, c.principal.Name)
+		}
+	}()
+
 	queue := make(chan *pending, c.b.cfg.MaxInFlight)
 	var writer sync.WaitGroup
 	writer.Go(func() { c.writeLoop(ctx, queue) })
@@ -140,8 +164,16 @@ func (c *conn) readLoopSafely(ctx context.Context, queue chan<- *pending) (err e
 func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 	var tails [numLanes]chan struct{} // done of the last request started per lane
 	for {
+		if err := c.waitUnmuted(ctx); err != nil {
+			return err
+		}
 		frame, err := c.readFrame()
 		if err != nil {
+			return err
+		}
+		// A throttle may have come while we waited for this frame: it is
+		// not handled before the throttle ends.
+		if err := c.waitUnmuted(ctx); err != nil {
 			return err
 		}
 		if c.stage == saslAwaitRawToken {
@@ -163,7 +195,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 		if err := c.admit(a); err != nil {
 			return err
 		}
-		req.conn, req.principal = c, c.principal
+		req.conn, req.principal, req.size = c, c.principal, len(frame)
 
 		p := &pending{req: req, done: make(chan struct{})}
 		if a.lane == laneSync || !c.authenticated {
@@ -231,6 +263,15 @@ func (c *conn) start(ctx context.Context, a api, p *pending, prev <-chan struct{
 				return
 			}
 		}
+		// Requests read before a throttle came wait it out too, as they
+		// would have in the socket: a pipelining client is throttled per
+		// request, not per batch of requests in flight.
+		if !a.preAuth {
+			if err := c.waitUnmuted(ctx); err != nil {
+				p.err = err
+				return
+			}
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				c.log.Error("panic handling kafka request", "api", kmsg.NameForKey(a.key), "version", p.req.version,
@@ -239,12 +280,16 @@ func (c *conn) start(ctx context.Context, a api, p *pending, prev <-chan struct{
 				p.err = fmt.Errorf("panic handling %s: %v", kmsg.NameForKey(a.key), v)
 			}
 		}()
+		began := time.Now()
 		p.resp, p.err = a.handle(c.b, ctx, p.req)
 		p.closeAfter = p.req.closeAfterResponse
 		if p.resp != nil {
 			// The response version is the request's (v0 for an
 			// ApiVersions fallback, whose body was set to v0).
 			p.resp.SetVersion(p.req.body.GetVersion())
+		}
+		if p.err == nil && !a.preAuth {
+			c.b.afterRequest(ctx, p, time.Since(began))
 		}
 	}()
 }
@@ -297,6 +342,41 @@ func (c *conn) readFrame() ([]byte, error) {
 	return frame, nil
 }
 
+// mute stops reading the connection for d from now (KIP-219), or longer
+// if it already is.
+func (c *conn) mute(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.mutedUntil.Load()
+		if cur >= until || c.mutedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// waitUnmuted waits until the connection is no longer muted.
+func (c *conn) waitUnmuted(ctx context.Context) error {
+	if d := time.Until(time.Unix(0, c.mutedUntil.Load())); d > 0 {
+		return sleepCtx(ctx, d)
+	}
+	return nil
+}
+
+// sleepCtx sleeps for d, or until ctx is done (its error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (c *conn) readDeadline() time.Time {
 	if !c.authenticated {
 		return c.authDeadline
@@ -326,6 +406,9 @@ func (c *conn) writeLoop(ctx context.Context, queue <-chan *pending) {
 			return
 		}
 		err := p.err
+		if err == nil && p.delayed {
+			err = sleepCtx(ctx, p.throttle)
+		}
 		if err == nil {
 			buf, err = c.write(buf[:0], p)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -111,6 +112,15 @@ type request struct {
 	// apiVersionsFallback marks an ApiVersions request of a version we do
 	// not know: it is answered at v0 with UNSUPPORTED_VERSION.
 	apiVersionsFallback bool
+
+	// size is the request's frame size, what a produce costs its quota.
+	size int
+	// throttle is the longest throttle a handler's quotas asked for
+	// (byte rates, mutation rate); the broker adds request rates.
+	throttle time.Duration
+	// idle is time the handler spent waiting rather than working (a
+	// fetch's long poll), not counted in request_percentage.
+	idle time.Duration
 }
 
 // cluster is the tenant every storage and coordinator call of r is about.

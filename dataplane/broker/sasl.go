@@ -60,7 +60,17 @@ type authError struct {
 	identity string // who the client claimed to be, never a secret
 	cluster  string
 	err      error
+	// clientMsg, when set, is what the client is told instead of the
+	// usual nothing: why a valid credential was refused (a cluster limit).
+	clientMsg string
 }
+
+// refusedAuth closes a connection whose authentication failed with a
+// message for the client (authError.clientMsg).
+type refusedAuth struct{ msg string }
+
+func (e *refusedAuth) Error() string        { return errAuthFailed.Error() + ": " + e.msg }
+func (e *refusedAuth) Is(target error) bool { return target == errAuthFailed }
 
 func (e *authError) Error() string { return e.reason + ": " + e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
@@ -274,6 +284,12 @@ func (c *conn) establish(out authOutcome) error {
 	if !expiry.IsZero() && !expiry.After(now) {
 		return &authError{reason: reasonInvalid, identity: p.Name, cluster: p.Cluster, err: errors.New("credential already expired")}
 	}
+	if !c.reauth && !c.metered {
+		if err := c.b.admitConnection(p); err != nil {
+			return err
+		}
+		c.metered = true
+	}
 	if limit := c.b.cfg.MaxReauth; limit > 0 {
 		if end := now.Add(limit); expiry.IsZero() || end.Before(expiry) {
 			expiry = end
@@ -310,6 +326,9 @@ func (c *conn) authFailed(ctx context.Context, err error) error {
 	select {
 	case <-wait.C:
 	case <-ctx.Done():
+	}
+	if ae.clientMsg != "" {
+		return &refusedAuth{msg: ae.clientMsg}
 	}
 	return errAuthFailed
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/affluent-io/affluent/dataplane/storage"
+	"github.com/affluent-io/affluent/dataplane/usage"
 )
 
 // Defaults of Config.
@@ -75,7 +76,21 @@ type Config struct {
 	// AlterClientQuotas; nil: those APIs fail.
 	ClientQuotas storage.ClientQuotas
 	// Limits gives each cluster's limits; nil: clusters are unlimited.
+	// It is asked at every use, so a changed limit applies at once.
 	Limits LimitSource
+	// StorageUsage measures what clusters keep in storage; without it
+	// MaxStorageBytes is not enforced and stored bytes are not metered.
+	StorageUsage storage.Usage
+	// UsageSink receives each cluster's usage per principal and hour
+	// (dataplane/usage); nil: usage is exported to Prometheus only.
+	UsageSink usage.Sink
+	// UsageFlushInterval is how often usage is flushed to UsageSink.
+	UsageFlushInterval time.Duration
+	// QuotaWindowSamples and QuotaWindowSize are the sliding window byte
+	// and request rates are measured over (Kafka's quota.window.num and
+	// quota.window.size.seconds).
+	QuotaWindowSamples int
+	QuotaWindowSize    time.Duration
 
 	// Authenticator checks SASL/PLAIN credentials. When nil, Anonymous
 	// must be set.
@@ -156,6 +171,15 @@ func (c *Config) SetDefaults() {
 	if c.AuthzCacheTTL == 0 {
 		c.AuthzCacheTTL = DefaultAuthzCacheTTL
 	}
+	if c.UsageFlushInterval == 0 {
+		c.UsageFlushInterval = usage.DefaultFlushInterval
+	}
+	if c.QuotaWindowSamples == 0 {
+		c.QuotaWindowSamples = DefaultQuotaWindowSamples
+	}
+	if c.QuotaWindowSize == 0 {
+		c.QuotaWindowSize = DefaultQuotaWindowSize
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -199,10 +223,17 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max in flight %d: must be >= 1", c.MaxInFlight))
 	}
+	if c.QuotaWindowSamples < 2 {
+		errs = append(errs, fmt.Errorf("quota window samples %d: must be >= 2", c.QuotaWindowSamples))
+	}
+	if c.QuotaWindowSize < time.Millisecond {
+		errs = append(errs, fmt.Errorf("quota window size %v: must be >= 1ms", c.QuotaWindowSize))
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"auth timeout", c.AuthTimeout}, {"idle timeout", c.IdleTimeout}, {"failed auth delay", c.FailedAuthDelay}, {"max reauth", c.MaxReauth}} {
+	}{{"auth timeout", c.AuthTimeout}, {"idle timeout", c.IdleTimeout}, {"failed auth delay", c.FailedAuthDelay}, {"max reauth", c.MaxReauth},
+		{"usage flush interval", c.UsageFlushInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, d.v))
 		}
@@ -237,6 +268,19 @@ type Broker struct {
 	mechanisms    []string // offered by SaslHandshake
 	scramDecoyKey []byte
 	metrics       *authMetrics
+
+	// Quotas, limits and usage (quotas.go, limits.go), fixed by New.
+	quotas       *quotas
+	meter        *usage.Meter
+	storedBytes  *freshCache[int64] // nil without Config.StorageUsage
+	limitMetrics *limitMetrics
+
+	// The meter flushes while the broker serves: started by the first
+	// Serve, stopped (with a last flush) when the last one returns.
+	meterMu     sync.Mutex // guards the fields below
+	meterServes int
+	meterStop   context.CancelFunc
+	meterDone   chan struct{}
 }
 
 // New checks cfg (after filling its defaults) and returns a Broker.
@@ -254,6 +298,7 @@ func New(cfg Config) (*Broker, error) {
 		b.advertised = &ep
 	}
 	b.initAuth()
+	b.initLimits()
 	return b, nil
 }
 
@@ -284,7 +329,9 @@ func (b *Broker) serve(ctx context.Context, lis net.Listener, ls *listener) erro
 	b.serving[id] = cancel
 	b.wg.Add(1)
 	b.mu.Unlock()
+	b.startMeter()
 	defer func() {
+		b.stopMeter()
 		b.mu.Lock()
 		delete(b.serving, id)
 		b.mu.Unlock()
