@@ -3,6 +3,9 @@ package sdk
 import (
 	"context"
 	"iter"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
 )
@@ -49,4 +52,28 @@ func (c *Client) DeleteCluster(ctx context.Context, env, id string, opts ...Call
 	s := applyCall(opts)
 	resp, err := c.clusters.DeleteCluster(ctx, &pb.DeleteClusterRequest{Environment: env, Id: id, Etag: s.etag})
 	return resp.GetCluster(), err
+}
+
+// UsageRange selects the hours of ClusterUsage: those starting in
+// [Start rounded down to the hour, End). Zero End is now, zero Start 24
+// hours before End; at most 31 days. ByPrincipal gives one bucket per
+// principal and hour instead of one per hour.
+type UsageRange struct {
+	Start, End  time.Time
+	ByPrincipal bool
+}
+
+// ClusterUsage returns the hourly usage of cluster id (lkc-…) of
+// environment env, oldest first: bytes in and out, requests, peak
+// connections, partitions and stored bytes.
+func (c *Client) ClusterUsage(ctx context.Context, env, id string, r UsageRange) ([]*UsageBucket, error) {
+	req := &pb.GetClusterUsageRequest{Environment: env, Id: id, ByPrincipal: r.ByPrincipal}
+	if !r.Start.IsZero() {
+		req.StartTime = timestamppb.New(r.Start)
+	}
+	if !r.End.IsZero() {
+		req.EndTime = timestamppb.New(r.End)
+	}
+	resp, err := c.clusters.GetClusterUsage(ctx, req)
+	return resp.GetBuckets(), err
 }

@@ -16,6 +16,7 @@ type (
 	ClusterSpec          = pb.ClusterSpec
 	ClusterLimits        = pb.ClusterLimits
 	ClusterStatus        = pb.ClusterStatus
+	UsageBucket          = pb.UsageBucket
 	Topic                = pb.Topic
 	ACL                  = pb.Acl
 	ClientQuota          = pb.ClientQuota

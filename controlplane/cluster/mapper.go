@@ -40,6 +40,8 @@ func limitsToProto(l resource.Limits) *pb.ClusterLimits {
 		MaxConnections:  l.MaxConnections,
 		MaxMessageBytes: l.MaxMessageBytes,
 		MaxRequestRate:  l.MaxRequestRate,
+
+		MaxConnectionAttemptRate: l.MaxConnectionAttemptRate,
 	}
 }
 
@@ -52,6 +54,8 @@ func limitsFromProto(l *pb.ClusterLimits) resource.Limits {
 		MaxConnections:  l.GetMaxConnections(),
 		MaxMessageBytes: l.GetMaxMessageBytes(),
 		MaxRequestRate:  l.GetMaxRequestRate(),
+
+		MaxConnectionAttemptRate: l.GetMaxConnectionAttemptRate(),
 	}
 }
 

@@ -18,15 +18,15 @@ const (
 var plans = map[string]resource.Limits{
 	PlanBasic: {
 		IngressByteRate: 10 * mib, EgressByteRate: 30 * mib, MaxPartitions: 100, MaxStorageBytes: 10 * gib,
-		MaxConnections: 100, MaxMessageBytes: 8 * mib, MaxRequestRate: 1000,
+		MaxConnections: 100, MaxMessageBytes: 8 * mib, MaxRequestRate: 1000, MaxConnectionAttemptRate: 100,
 	},
 	PlanStandard: {
 		IngressByteRate: 100 * mib, EgressByteRate: 300 * mib, MaxPartitions: 1000, MaxStorageBytes: tib,
-		MaxConnections: 1000, MaxMessageBytes: 8 * mib, MaxRequestRate: 10000,
+		MaxConnections: 1000, MaxMessageBytes: 8 * mib, MaxRequestRate: 10000, MaxConnectionAttemptRate: 500,
 	},
 	PlanEnterprise: {
 		IngressByteRate: gib, EgressByteRate: 3 * gib, MaxPartitions: 10000, MaxStorageBytes: 100 * tib,
-		MaxConnections: 10000, MaxMessageBytes: 20 * mib, MaxRequestRate: 100000,
+		MaxConnections: 10000, MaxMessageBytes: 20 * mib, MaxRequestRate: 100000, MaxConnectionAttemptRate: 5000,
 	},
 }
 
@@ -59,5 +59,7 @@ func effectiveLimits(plan string, asked resource.Limits) (resource.Limits, []str
 		MaxConnections:  pick32("max_connections", asked.MaxConnections, max.MaxConnections),
 		MaxMessageBytes: pick32("max_message_bytes", asked.MaxMessageBytes, max.MaxMessageBytes),
 		MaxRequestRate:  pick32("max_request_rate", asked.MaxRequestRate, max.MaxRequestRate),
+		MaxConnectionAttemptRate: pick32("max_connection_attempt_rate", asked.MaxConnectionAttemptRate,
+			max.MaxConnectionAttemptRate),
 	}, over
 }

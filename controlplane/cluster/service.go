@@ -30,8 +30,11 @@ type environmentReader interface {
 	Get(ctx context.Context, org, id string) (resource.Environment, error)
 }
 
+// lifecycle is what the service asks of the store beyond the clusters
+// collection: starting a deletion, and reading usage (usage.go).
 type lifecycle interface {
 	BeginClusterDeletion(ctx context.Context, c resource.Cluster, prevEtag string) (resource.Cluster, error)
+	usageReader
 }
 
 type notifier interface{ Notify() }
@@ -173,7 +176,7 @@ func (s *Service) ListClusters(ctx context.Context, req *pb.ListClustersRequest)
 }
 
 var limitFields = []string{"ingress_byte_rate", "egress_byte_rate", "max_partitions", "max_storage_bytes",
-	"max_connections", "max_message_bytes", "max_request_rate"}
+	"max_connections", "max_message_bytes", "max_request_rate", "max_connection_attempt_rate"}
 
 var mask = func() rpc.Mask {
 	m := rpc.Mask{
@@ -271,6 +274,8 @@ func setLimit(dst *resource.Limits, name string, src resource.Limits) {
 		dst.MaxMessageBytes = src.MaxMessageBytes
 	case "max_request_rate":
 		dst.MaxRequestRate = src.MaxRequestRate
+	case "max_connection_attempt_rate":
+		dst.MaxConnectionAttemptRate = src.MaxConnectionAttemptRate
 	}
 }
 

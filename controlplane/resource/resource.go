@@ -131,6 +131,8 @@ type Limits struct {
 	MaxConnections  int32 `json:"max_connections,omitempty"`
 	MaxMessageBytes int32 `json:"max_message_bytes,omitempty"`
 	MaxRequestRate  int32 `json:"max_request_rate,omitempty"`
+	// MaxConnectionAttemptRate is new connections per second.
+	MaxConnectionAttemptRate int32 `json:"max_connection_attempt_rate,omitempty"`
 }
 
 // ServiceAccount is a principal for applications.

@@ -77,6 +77,9 @@ var clusterFields = []column[*sdk.Cluster]{
 	{"Max Connections", func(c *sdk.Cluster) string { return itoa(c.GetSpec().GetLimits().GetMaxConnections()) }},
 	{"Max Message (bytes)", func(c *sdk.Cluster) string { return itoa(c.GetSpec().GetLimits().GetMaxMessageBytes()) }},
 	{"Max Request Rate", func(c *sdk.Cluster) string { return itoa(c.GetSpec().GetLimits().GetMaxRequestRate()) }},
+	{"Max Conn Attempts", func(c *sdk.Cluster) string {
+		return itoa(c.GetSpec().GetLimits().GetMaxConnectionAttemptRate())
+	}},
 	{"Created", func(c *sdk.Cluster) string { return timestamp(c.GetCreateTime()) }},
 }
 
@@ -89,7 +92,7 @@ var limitPaths = map[string]string{
 	"ingress-byte-rate": "spec.limits.ingress_byte_rate", "egress-byte-rate": "spec.limits.egress_byte_rate",
 	"max-partitions": "spec.limits.max_partitions", "max-storage-bytes": "spec.limits.max_storage_bytes",
 	"max-connections": "spec.limits.max_connections", "max-message-bytes": "spec.limits.max_message_bytes",
-	"max-request-rate": "spec.limits.max_request_rate",
+	"max-request-rate": "spec.limits.max_request_rate", "max-connection-attempt-rate": "spec.limits.max_connection_attempt_rate",
 }
 
 func (l *limitFlags) add(cmd *cobra.Command) {
@@ -101,6 +104,7 @@ func (l *limitFlags) add(cmd *cobra.Command) {
 	f.Int32Var(&l.limits.MaxConnections, "max-connections", 0, "concurrent client connections")
 	f.Int32Var(&l.limits.MaxMessageBytes, "max-message-bytes", 0, "largest record batch")
 	f.Int32Var(&l.limits.MaxRequestRate, "max-request-rate", 0, "requests per second")
+	f.Int32Var(&l.limits.MaxConnectionAttemptRate, "max-connection-attempt-rate", 0, "new connections per second")
 }
 
 func newClusterCommand(a *cliApp) *cobra.Command {
@@ -302,7 +306,7 @@ under a second.`,
 	}
 	useSc.addEnvFlag(a, use)
 
-	cmd.AddCommand(create, list, describe, update, del, use)
+	cmd.AddCommand(create, list, describe, update, del, use, newClusterUsageCommand(a))
 	return cmd
 }
 

@@ -231,8 +231,10 @@ type ClusterLimits struct {
 	MaxMessageBytes int32 `protobuf:"varint,6,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	// Requests per second over all connections.
 	MaxRequestRate int32 `protobuf:"varint,7,opt,name=max_request_rate,json=maxRequestRate,proto3" json:"max_request_rate,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// New connections per second (authentications; refused beyond).
+	MaxConnectionAttemptRate int32 `protobuf:"varint,8,opt,name=max_connection_attempt_rate,json=maxConnectionAttemptRate,proto3" json:"max_connection_attempt_rate,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *ClusterLimits) Reset() {
@@ -310,6 +312,13 @@ func (x *ClusterLimits) GetMaxMessageBytes() int32 {
 func (x *ClusterLimits) GetMaxRequestRate() int32 {
 	if x != nil {
 		return x.MaxRequestRate
+	}
+	return 0
+}
+
+func (x *ClusterLimits) GetMaxConnectionAttemptRate() int32 {
+	if x != nil {
+		return x.MaxConnectionAttemptRate
 	}
 	return 0
 }
@@ -934,6 +943,249 @@ func (x *DeleteClusterResponse) GetCluster() *Cluster {
 	return nil
 }
 
+type GetClusterUsageRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Environment string                 `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
+	Id          string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Start of the range; rounded down to the hour. Default: 24 hours before
+	// end_time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of the range (exclusive). Default: now. At most 31 days after
+	// start_time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// One bucket per principal and hour instead of one per hour.
+	ByPrincipal   bool `protobuf:"varint,5,opt,name=by_principal,json=byPrincipal,proto3" json:"by_principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClusterUsageRequest) Reset() {
+	*x = GetClusterUsageRequest{}
+	mi := &file_affluent_v1_cluster_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClusterUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClusterUsageRequest) ProtoMessage() {}
+
+func (x *GetClusterUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_v1_cluster_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClusterUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetClusterUsageRequest) Descriptor() ([]byte, []int) {
+	return file_affluent_v1_cluster_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetClusterUsageRequest) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *GetClusterUsageRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetClusterUsageRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetClusterUsageRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetClusterUsageRequest) GetByPrincipal() bool {
+	if x != nil {
+		return x.ByPrincipal
+	}
+	return false
+}
+
+type GetClusterUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hours with usage, oldest first (then by principal).
+	Buckets       []*UsageBucket `protobuf:"bytes,1,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClusterUsageResponse) Reset() {
+	*x = GetClusterUsageResponse{}
+	mi := &file_affluent_v1_cluster_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClusterUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClusterUsageResponse) ProtoMessage() {}
+
+func (x *GetClusterUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_v1_cluster_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClusterUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetClusterUsageResponse) Descriptor() ([]byte, []int) {
+	return file_affluent_v1_cluster_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetClusterUsageResponse) GetBuckets() []*UsageBucket {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+// UsageBucket is what a cluster (or one principal of it) used during one
+// hour, over all brokers.
+type UsageBucket struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The principal (`User:sa-…`) when by_principal, empty otherwise.
+	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Record batch bytes produced.
+	BytesIn int64 `protobuf:"varint,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	// Record batch bytes fetched.
+	BytesOut int64 `protobuf:"varint,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// Kafka requests.
+	Requests int64 `protobuf:"varint,6,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Peak concurrent connections (summed over brokers).
+	Connections int64 `protobuf:"varint,7,opt,name=connections,proto3" json:"connections,omitempty"`
+	// Peak partitions over all topics (cluster buckets only).
+	Partitions int64 `protobuf:"varint,8,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// Peak bytes retained in storage (cluster buckets only).
+	StorageBytes  int64 `protobuf:"varint,9,opt,name=storage_bytes,json=storageBytes,proto3" json:"storage_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageBucket) Reset() {
+	*x = UsageBucket{}
+	mi := &file_affluent_v1_cluster_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageBucket) ProtoMessage() {}
+
+func (x *UsageBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_v1_cluster_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageBucket.ProtoReflect.Descriptor instead.
+func (*UsageBucket) Descriptor() ([]byte, []int) {
+	return file_affluent_v1_cluster_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UsageBucket) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *UsageBucket) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *UsageBucket) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *UsageBucket) GetBytesIn() int64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *UsageBucket) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *UsageBucket) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *UsageBucket) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *UsageBucket) GetPartitions() int64 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *UsageBucket) GetStorageBytes() int64 {
+	if x != nil {
+		return x.StorageBytes
+	}
+	return 0
+}
+
 var File_affluent_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_affluent_v1_cluster_proto_rawDesc = "" +
@@ -955,7 +1207,7 @@ const file_affluent_v1_cluster_proto_rawDesc = "" +
 	"\x05cloud\x18\x02 \x01(\tR\x05cloud\x12\x16\n" +
 	"\x06region\x18\x03 \x01(\tR\x06region\x12\x12\n" +
 	"\x04plan\x18\x04 \x01(\tR\x04plan\x122\n" +
-	"\x06limits\x18\x05 \x01(\v2\x1a.affluent.v1.ClusterLimitsR\x06limits\"\xb7\x02\n" +
+	"\x06limits\x18\x05 \x01(\v2\x1a.affluent.v1.ClusterLimitsR\x06limits\"\xf6\x02\n" +
 	"\rClusterLimits\x12*\n" +
 	"\x11ingress_byte_rate\x18\x01 \x01(\x03R\x0fingressByteRate\x12(\n" +
 	"\x10egress_byte_rate\x18\x02 \x01(\x03R\x0eegressByteRate\x12%\n" +
@@ -963,7 +1215,8 @@ const file_affluent_v1_cluster_proto_rawDesc = "" +
 	"\x11max_storage_bytes\x18\x04 \x01(\x03R\x0fmaxStorageBytes\x12'\n" +
 	"\x0fmax_connections\x18\x05 \x01(\x05R\x0emaxConnections\x12*\n" +
 	"\x11max_message_bytes\x18\x06 \x01(\x05R\x0fmaxMessageBytes\x12(\n" +
-	"\x10max_request_rate\x18\a \x01(\x05R\x0emaxRequestRate\"\xb4\x01\n" +
+	"\x10max_request_rate\x18\a \x01(\x05R\x0emaxRequestRate\x12=\n" +
+	"\x1bmax_connection_attempt_rate\x18\b \x01(\x05R\x18maxConnectionAttemptRate\"\xb4\x01\n" +
 	"\rClusterStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12+\n" +
 	"\x11bootstrap_servers\x18\x02 \x01(\tR\x10bootstrapServers\x12#\n" +
@@ -1004,14 +1257,37 @@ const file_affluent_v1_cluster_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\"G\n" +
 	"\x15DeleteClusterResponse\x12.\n" +
-	"\acluster\x18\x01 \x01(\v2\x14.affluent.v1.ClusterR\acluster2\xbc\x03\n" +
+	"\acluster\x18\x01 \x01(\v2\x14.affluent.v1.ClusterR\acluster\"\xdf\x01\n" +
+	"\x16GetClusterUsageRequest\x12 \n" +
+	"\venvironment\x18\x01 \x01(\tR\venvironment\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12!\n" +
+	"\fby_principal\x18\x05 \x01(\bR\vbyPrincipal\"M\n" +
+	"\x17GetClusterUsageResponse\x122\n" +
+	"\abuckets\x18\x01 \x03(\v2\x18.affluent.v1.UsageBucketR\abuckets\"\xd8\x02\n" +
+	"\vUsageBucket\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x03R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x03R\bbytesOut\x12\x1a\n" +
+	"\brequests\x18\x06 \x01(\x03R\brequests\x12 \n" +
+	"\vconnections\x18\a \x01(\x03R\vconnections\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\b \x01(\x03R\n" +
+	"partitions\x12#\n" +
+	"\rstorage_bytes\x18\t \x01(\x03R\fstorageBytes2\x9a\x04\n" +
 	"\x0eClusterService\x12V\n" +
 	"\rCreateCluster\x12!.affluent.v1.CreateClusterRequest\x1a\".affluent.v1.CreateClusterResponse\x12M\n" +
 	"\n" +
 	"GetCluster\x12\x1e.affluent.v1.GetClusterRequest\x1a\x1f.affluent.v1.GetClusterResponse\x12S\n" +
 	"\fListClusters\x12 .affluent.v1.ListClustersRequest\x1a!.affluent.v1.ListClustersResponse\x12V\n" +
 	"\rUpdateCluster\x12!.affluent.v1.UpdateClusterRequest\x1a\".affluent.v1.UpdateClusterResponse\x12V\n" +
-	"\rDeleteCluster\x12!.affluent.v1.DeleteClusterRequest\x1a\".affluent.v1.DeleteClusterResponseB\xb1\x01\n" +
+	"\rDeleteCluster\x12!.affluent.v1.DeleteClusterRequest\x1a\".affluent.v1.DeleteClusterResponse\x12\\\n" +
+	"\x0fGetClusterUsage\x12#.affluent.v1.GetClusterUsageRequest\x1a$.affluent.v1.GetClusterUsageResponseB\xb1\x01\n" +
 	"\x0fcom.affluent.v1B\fClusterProtoP\x01ZCgithub.com/affluent-io/affluent/proto/gen/go/affluent/v1;affluentv1\xa2\x02\x03AXX\xaa\x02\vAffluent.V1\xca\x02\vAffluent\\V1\xe2\x02\x17Affluent\\V1\\GPBMetadata\xea\x02\fAffluent::V1b\x06proto3"
 
 var (
@@ -1026,28 +1302,31 @@ func file_affluent_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_affluent_v1_cluster_proto_rawDescData
 }
 
-var file_affluent_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_affluent_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_affluent_v1_cluster_proto_goTypes = []any{
-	(*Cluster)(nil),               // 0: affluent.v1.Cluster
-	(*ClusterSpec)(nil),           // 1: affluent.v1.ClusterSpec
-	(*ClusterLimits)(nil),         // 2: affluent.v1.ClusterLimits
-	(*ClusterStatus)(nil),         // 3: affluent.v1.ClusterStatus
-	(*CreateClusterRequest)(nil),  // 4: affluent.v1.CreateClusterRequest
-	(*CreateClusterResponse)(nil), // 5: affluent.v1.CreateClusterResponse
-	(*GetClusterRequest)(nil),     // 6: affluent.v1.GetClusterRequest
-	(*GetClusterResponse)(nil),    // 7: affluent.v1.GetClusterResponse
-	(*ListClustersRequest)(nil),   // 8: affluent.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 9: affluent.v1.ListClustersResponse
-	(*UpdateClusterRequest)(nil),  // 10: affluent.v1.UpdateClusterRequest
-	(*UpdateClusterResponse)(nil), // 11: affluent.v1.UpdateClusterResponse
-	(*DeleteClusterRequest)(nil),  // 12: affluent.v1.DeleteClusterRequest
-	(*DeleteClusterResponse)(nil), // 13: affluent.v1.DeleteClusterResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 15: google.protobuf.FieldMask
+	(*Cluster)(nil),                 // 0: affluent.v1.Cluster
+	(*ClusterSpec)(nil),             // 1: affluent.v1.ClusterSpec
+	(*ClusterLimits)(nil),           // 2: affluent.v1.ClusterLimits
+	(*ClusterStatus)(nil),           // 3: affluent.v1.ClusterStatus
+	(*CreateClusterRequest)(nil),    // 4: affluent.v1.CreateClusterRequest
+	(*CreateClusterResponse)(nil),   // 5: affluent.v1.CreateClusterResponse
+	(*GetClusterRequest)(nil),       // 6: affluent.v1.GetClusterRequest
+	(*GetClusterResponse)(nil),      // 7: affluent.v1.GetClusterResponse
+	(*ListClustersRequest)(nil),     // 8: affluent.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),    // 9: affluent.v1.ListClustersResponse
+	(*UpdateClusterRequest)(nil),    // 10: affluent.v1.UpdateClusterRequest
+	(*UpdateClusterResponse)(nil),   // 11: affluent.v1.UpdateClusterResponse
+	(*DeleteClusterRequest)(nil),    // 12: affluent.v1.DeleteClusterRequest
+	(*DeleteClusterResponse)(nil),   // 13: affluent.v1.DeleteClusterResponse
+	(*GetClusterUsageRequest)(nil),  // 14: affluent.v1.GetClusterUsageRequest
+	(*GetClusterUsageResponse)(nil), // 15: affluent.v1.GetClusterUsageResponse
+	(*UsageBucket)(nil),             // 16: affluent.v1.UsageBucket
+	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),   // 18: google.protobuf.FieldMask
 }
 var file_affluent_v1_cluster_proto_depIdxs = []int32{
-	14, // 0: affluent.v1.Cluster.create_time:type_name -> google.protobuf.Timestamp
-	14, // 1: affluent.v1.Cluster.update_time:type_name -> google.protobuf.Timestamp
+	17, // 0: affluent.v1.Cluster.create_time:type_name -> google.protobuf.Timestamp
+	17, // 1: affluent.v1.Cluster.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: affluent.v1.Cluster.spec:type_name -> affluent.v1.ClusterSpec
 	3,  // 3: affluent.v1.Cluster.status:type_name -> affluent.v1.ClusterStatus
 	2,  // 4: affluent.v1.ClusterSpec.limits:type_name -> affluent.v1.ClusterLimits
@@ -1056,24 +1335,31 @@ var file_affluent_v1_cluster_proto_depIdxs = []int32{
 	0,  // 7: affluent.v1.GetClusterResponse.cluster:type_name -> affluent.v1.Cluster
 	0,  // 8: affluent.v1.ListClustersResponse.clusters:type_name -> affluent.v1.Cluster
 	0,  // 9: affluent.v1.UpdateClusterRequest.cluster:type_name -> affluent.v1.Cluster
-	15, // 10: affluent.v1.UpdateClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 10: affluent.v1.UpdateClusterRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 11: affluent.v1.UpdateClusterResponse.cluster:type_name -> affluent.v1.Cluster
 	0,  // 12: affluent.v1.DeleteClusterResponse.cluster:type_name -> affluent.v1.Cluster
-	4,  // 13: affluent.v1.ClusterService.CreateCluster:input_type -> affluent.v1.CreateClusterRequest
-	6,  // 14: affluent.v1.ClusterService.GetCluster:input_type -> affluent.v1.GetClusterRequest
-	8,  // 15: affluent.v1.ClusterService.ListClusters:input_type -> affluent.v1.ListClustersRequest
-	10, // 16: affluent.v1.ClusterService.UpdateCluster:input_type -> affluent.v1.UpdateClusterRequest
-	12, // 17: affluent.v1.ClusterService.DeleteCluster:input_type -> affluent.v1.DeleteClusterRequest
-	5,  // 18: affluent.v1.ClusterService.CreateCluster:output_type -> affluent.v1.CreateClusterResponse
-	7,  // 19: affluent.v1.ClusterService.GetCluster:output_type -> affluent.v1.GetClusterResponse
-	9,  // 20: affluent.v1.ClusterService.ListClusters:output_type -> affluent.v1.ListClustersResponse
-	11, // 21: affluent.v1.ClusterService.UpdateCluster:output_type -> affluent.v1.UpdateClusterResponse
-	13, // 22: affluent.v1.ClusterService.DeleteCluster:output_type -> affluent.v1.DeleteClusterResponse
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	17, // 13: affluent.v1.GetClusterUsageRequest.start_time:type_name -> google.protobuf.Timestamp
+	17, // 14: affluent.v1.GetClusterUsageRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 15: affluent.v1.GetClusterUsageResponse.buckets:type_name -> affluent.v1.UsageBucket
+	17, // 16: affluent.v1.UsageBucket.start_time:type_name -> google.protobuf.Timestamp
+	17, // 17: affluent.v1.UsageBucket.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 18: affluent.v1.ClusterService.CreateCluster:input_type -> affluent.v1.CreateClusterRequest
+	6,  // 19: affluent.v1.ClusterService.GetCluster:input_type -> affluent.v1.GetClusterRequest
+	8,  // 20: affluent.v1.ClusterService.ListClusters:input_type -> affluent.v1.ListClustersRequest
+	10, // 21: affluent.v1.ClusterService.UpdateCluster:input_type -> affluent.v1.UpdateClusterRequest
+	12, // 22: affluent.v1.ClusterService.DeleteCluster:input_type -> affluent.v1.DeleteClusterRequest
+	14, // 23: affluent.v1.ClusterService.GetClusterUsage:input_type -> affluent.v1.GetClusterUsageRequest
+	5,  // 24: affluent.v1.ClusterService.CreateCluster:output_type -> affluent.v1.CreateClusterResponse
+	7,  // 25: affluent.v1.ClusterService.GetCluster:output_type -> affluent.v1.GetClusterResponse
+	9,  // 26: affluent.v1.ClusterService.ListClusters:output_type -> affluent.v1.ListClustersResponse
+	11, // 27: affluent.v1.ClusterService.UpdateCluster:output_type -> affluent.v1.UpdateClusterResponse
+	13, // 28: affluent.v1.ClusterService.DeleteCluster:output_type -> affluent.v1.DeleteClusterResponse
+	15, // 29: affluent.v1.ClusterService.GetClusterUsage:output_type -> affluent.v1.GetClusterUsageResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_affluent_v1_cluster_proto_init() }
@@ -1087,7 +1373,7 @@ func file_affluent_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_affluent_v1_cluster_proto_rawDesc), len(file_affluent_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

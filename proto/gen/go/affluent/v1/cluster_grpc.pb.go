@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ClusterService_CreateCluster_FullMethodName = "/affluent.v1.ClusterService/CreateCluster"
-	ClusterService_GetCluster_FullMethodName    = "/affluent.v1.ClusterService/GetCluster"
-	ClusterService_ListClusters_FullMethodName  = "/affluent.v1.ClusterService/ListClusters"
-	ClusterService_UpdateCluster_FullMethodName = "/affluent.v1.ClusterService/UpdateCluster"
-	ClusterService_DeleteCluster_FullMethodName = "/affluent.v1.ClusterService/DeleteCluster"
+	ClusterService_CreateCluster_FullMethodName   = "/affluent.v1.ClusterService/CreateCluster"
+	ClusterService_GetCluster_FullMethodName      = "/affluent.v1.ClusterService/GetCluster"
+	ClusterService_ListClusters_FullMethodName    = "/affluent.v1.ClusterService/ListClusters"
+	ClusterService_UpdateCluster_FullMethodName   = "/affluent.v1.ClusterService/UpdateCluster"
+	ClusterService_DeleteCluster_FullMethodName   = "/affluent.v1.ClusterService/DeleteCluster"
+	ClusterService_GetClusterUsage_FullMethodName = "/affluent.v1.ClusterService/GetClusterUsage"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -41,6 +42,10 @@ type ClusterServiceClient interface {
 	// DeleteCluster returns the cluster in phase DELETING with the id of the
 	// operation to poll; the cluster disappears when it is done.
 	DeleteCluster(ctx context.Context, in *DeleteClusterRequest, opts ...grpc.CallOption) (*DeleteClusterResponse, error)
+	// GetClusterUsage returns the cluster's usage in hourly buckets, as the
+	// brokers metered it (a few seconds behind), for the cluster as a whole or
+	// per principal. Needs the right to describe the cluster.
+	GetClusterUsage(ctx context.Context, in *GetClusterUsageRequest, opts ...grpc.CallOption) (*GetClusterUsageResponse, error)
 }
 
 type clusterServiceClient struct {
@@ -101,6 +106,16 @@ func (c *clusterServiceClient) DeleteCluster(ctx context.Context, in *DeleteClus
 	return out, nil
 }
 
+func (c *clusterServiceClient) GetClusterUsage(ctx context.Context, in *GetClusterUsageRequest, opts ...grpc.CallOption) (*GetClusterUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetClusterUsageResponse)
+	err := c.cc.Invoke(ctx, ClusterService_GetClusterUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -116,6 +131,10 @@ type ClusterServiceServer interface {
 	// DeleteCluster returns the cluster in phase DELETING with the id of the
 	// operation to poll; the cluster disappears when it is done.
 	DeleteCluster(context.Context, *DeleteClusterRequest) (*DeleteClusterResponse, error)
+	// GetClusterUsage returns the cluster's usage in hourly buckets, as the
+	// brokers metered it (a few seconds behind), for the cluster as a whole or
+	// per principal. Needs the right to describe the cluster.
+	GetClusterUsage(context.Context, *GetClusterUsageRequest) (*GetClusterUsageResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -140,6 +159,9 @@ func (UnimplementedClusterServiceServer) UpdateCluster(context.Context, *UpdateC
 }
 func (UnimplementedClusterServiceServer) DeleteCluster(context.Context, *DeleteClusterRequest) (*DeleteClusterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCluster not implemented")
+}
+func (UnimplementedClusterServiceServer) GetClusterUsage(context.Context, *GetClusterUsageRequest) (*GetClusterUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetClusterUsage not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -252,6 +274,24 @@ func _ClusterService_DeleteCluster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_GetClusterUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClusterUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServiceServer).GetClusterUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClusterService_GetClusterUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServiceServer).GetClusterUsage(ctx, req.(*GetClusterUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +318,10 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCluster",
 			Handler:    _ClusterService_DeleteCluster_Handler,
+		},
+		{
+			MethodName: "GetClusterUsage",
+			Handler:    _ClusterService_GetClusterUsage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
