@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
@@ -112,6 +114,9 @@ type ControlPlane struct {
 	rules      *kafkaauth.Rules
 	brokerPub  *brokerconfig.Publisher
 	brokerSvc  *brokerconfig.Service
+	// rpcMetrics count and time every RPC (grpc_server_*), of both the
+	// network server and the in-process one the gateway calls.
+	rpcMetrics *grpcprom.ServerMetrics
 
 	// local serves the in-process connection the REST gateway uses.
 	local     *grpc.Server
@@ -145,6 +150,14 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		return nil, err
 	}
 	cp := &ControlPlane{opts: opts, log: opts.Logger, store: st}
+	cp.rpcMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.0005, 2.5, 12))))
+	if opts.Metrics != nil {
+		if err := opts.Metrics.Register(cp.rpcMetrics); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("register RPC metrics: %w", err)
+		}
+	}
 	cp.verifier = credential.NewVerifier(5*time.Minute, 10000)
 	cp.audit = &auditQueue{events: make(chan func(context.Context) (resource.AuditEvent, bool), 256), store: st, log: opts.Logger}
 	if issuer := cmp.Or(opts.OAuthIssuer, opts.RESTEndpoint); issuer != "" {
@@ -179,7 +192,7 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		TrustForwarded: isLocalPeer,
 	})
 	cp.reconciler = cluster.NewReconciler(st, opts.Provisioner, cluster.ReconcilerOptions{
-		RestEndpoint: opts.RESTEndpoint, Interval: opts.ReconcileInterval, Logger: opts.Logger,
+		RestEndpoint: opts.RESTEndpoint, Interval: opts.ReconcileInterval, Logger: opts.Logger, Metrics: opts.Metrics,
 	})
 
 	guard := access.NewGuard(bindingSource{st})
@@ -273,12 +286,18 @@ func (b bindingSource) BindingsOf(ctx context.Context, org, principal string) ([
 // broker secret instead.
 func (cp *ControlPlane) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(cp.brokerSvc.UnaryInterceptor(cp.gate.Unary), cp.publishedWrites),
-		grpc.ChainStreamInterceptor(cp.brokerSvc.StreamInterceptor),
+		// Traces join the caller's (the gateway's HTTP request, an SDK
+		// call) when it sent a trace context; the metrics see every call,
+		// refused ones included.
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(cp.rpcMetrics.UnaryServerInterceptor(),
+			cp.brokerSvc.UnaryInterceptor(cp.gate.Unary), cp.publishedWrites),
+		grpc.ChainStreamInterceptor(cp.rpcMetrics.StreamServerInterceptor(), cp.brokerSvc.StreamInterceptor),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}, opts...)
 	s := grpc.NewServer(opts...)
 	cp.register(s)
+	cp.rpcMetrics.InitializeMetrics(s)
 	return s
 }
 
@@ -344,6 +363,7 @@ func (cp *ControlPlane) startLocal() error {
 	conn, err := grpc.NewClient("passthrough:///affluent-controlplane",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return cp.localLis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	)
 	if err != nil {
 		cp.local.Stop()

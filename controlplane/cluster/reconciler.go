@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
 	"github.com/affluent-io/affluent/controlplane/resource"
@@ -51,6 +52,8 @@ type ReconcilerOptions struct {
 	// CallTimeout bounds one Provision or Deprovision call (default 30s).
 	CallTimeout time.Duration
 	Logger      *slog.Logger
+	// Metrics registers the reconciler's metrics (nil: unexported).
+	Metrics prometheus.Registerer
 }
 
 // Reconciler drives clusters from PROVISIONING to RUNNING (or FAILED) and
@@ -66,6 +69,11 @@ type Reconciler struct {
 	mu sync.Mutex // guards failures
 	// failures counts failed attempts per cluster and when to retry.
 	failures map[string]retry
+
+	// pending is how many clusters each pass found not at rest, by phase;
+	// passes counts passes.
+	pending *prometheus.GaugeVec
+	passes  prometheus.Counter
 }
 
 type retry struct {
@@ -87,7 +95,27 @@ func NewReconciler(st reconcileStore, prov Provisioner, opts ReconcilerOptions) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Reconciler{store: st, prov: prov, opts: opts, kick: make(chan struct{}, 1), failures: map[string]retry{}}
+	r := &Reconciler{store: st, prov: prov, opts: opts, kick: make(chan struct{}, 1), failures: map[string]retry{},
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "affluent_controlplane_reconcile_queue_depth",
+			Help: "Clusters not at rest (PROVISIONING or DELETING) at the last reconcile pass, by phase.",
+		}, []string{"phase"}),
+		passes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "affluent_controlplane_reconcile_passes_total",
+			Help: "Reconcile passes over the clusters not at rest.",
+		}),
+	}
+	for _, phase := range []string{resource.PhaseProvisioning, resource.PhaseDeleting} {
+		r.pending.WithLabelValues(phase)
+	}
+	if opts.Metrics != nil {
+		for _, c := range []prometheus.Collector{r.pending, r.passes} {
+			if err := opts.Metrics.Register(c); err != nil {
+				opts.Logger.Warn("reconciler metrics not exported", "err", err)
+			}
+		}
+	}
+	return r
 }
 
 // Notify asks for a pass as soon as possible.
@@ -129,6 +157,14 @@ func (r *Reconciler) Pass(ctx context.Context) {
 			r.opts.Logger.Error("reconcile: list clusters", "err", err)
 		}
 		return
+	}
+	r.passes.Inc()
+	depth := map[string]int{}
+	for _, c := range clusters {
+		depth[c.Phase]++
+	}
+	for _, phase := range []string{resource.PhaseProvisioning, resource.PhaseDeleting} {
+		r.pending.WithLabelValues(phase).Set(float64(depth[phase]))
 	}
 	for _, c := range clusters {
 		if ctx.Err() != nil {

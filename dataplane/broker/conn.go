@@ -195,7 +195,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 		if err := c.admit(a); err != nil {
 			return err
 		}
-		req.conn, req.principal, req.size = c, c.principal, len(frame)
+		req.conn, req.principal, req.size, req.received = c, c.principal, len(frame), time.Now()
 
 		p := &pending{req: req, done: make(chan struct{})}
 		if a.lane == laneSync || !c.authenticated {
@@ -290,6 +290,9 @@ func (c *conn) start(ctx context.Context, a api, p *pending, prev <-chan struct{
 		}
 		if p.err == nil && !a.preAuth {
 			c.b.afterRequest(ctx, p, time.Since(began))
+		}
+		if p.err == nil {
+			c.b.requests.observe(a.key, p.resp, p.req.received)
 		}
 	}()
 }

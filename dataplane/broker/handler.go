@@ -115,6 +115,8 @@ type request struct {
 
 	// size is the request's frame size, what a produce costs its quota.
 	size int
+	// received is when the request was read off the connection.
+	received time.Time
 	// throttle is the longest throttle a handler's quotas asked for
 	// (byte rates, mutation rate); the broker adds request rates.
 	throttle time.Duration

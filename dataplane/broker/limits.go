@@ -208,6 +208,7 @@ const reasonLimit = "limit"
 // Super users (the control plane's admin connections) are counted, never
 // refused: a tenant at its limit must still be manageable.
 func (b *Broker) admitConnection(p Principal) error {
+	b.limitMetrics.track(p.Cluster)
 	if slices.Contains(b.cfg.SuperUsers, p.Name) {
 		b.meter.Connected(p.Cluster, p.Name)
 		return nil
@@ -260,6 +261,13 @@ func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 		m.refusals = registerCollector(reg, m.refusals)
 	}
 	return m
+}
+
+// track makes a cluster's throttle series exist, at zero, from its first
+// connection on, so that rates and alerts see them before any throttle.
+func (m *limitMetrics) track(cluster string) {
+	m.throttled.WithLabelValues(cluster)
+	m.throttle.WithLabelValues(cluster)
 }
 
 func (m *limitMetrics) throttledResponse(cluster string, d time.Duration) {

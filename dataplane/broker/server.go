@@ -274,6 +274,7 @@ type Broker struct {
 	meter        *usage.Meter
 	storedBytes  *freshCache[int64] // nil without Config.StorageUsage
 	limitMetrics *limitMetrics
+	requests     *requestMetrics
 
 	// The meter flushes while the broker serves: started by the first
 	// Serve, stopped (with a last flush) when the last one returns.
@@ -299,6 +300,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.initAuth()
 	b.initLimits()
+	b.requests = newRequestMetrics(b.cfg.Metrics)
 	return b, nil
 }
 

@@ -109,6 +109,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 			closers[i]()
 		}
 	}()
+	stopTracing, err := setupTracing(ctx, cfg.Roles, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	})
 	listen := func(given net.Listener, addr, what string) (net.Listener, error) {
 		if given != nil {
 			return given, nil
@@ -252,7 +263,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(tasks)+1)
 
-	srv := &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: traced(p.mux), ReadHeaderTimeout: 10 * time.Second}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

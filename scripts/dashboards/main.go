@@ -51,7 +51,7 @@ var dashboards = []dashboard{
 			}},
 			{"Requests", []panel{
 				{title: "Requests by API", unit: "reqps", width: 12, queries: []query{q(`sum by (api) (rate(affluent_kafka_requests_total[5m]))`, "{{api}}")}},
-				{title: "Errors by code", unit: "reqps", width: 12, queries: []query{q(`sum by (api, error_code) (rate(affluent_kafka_requests_total{error_code!="NONE"}[5m]))`, "{{api}} {{error_code}}")}},
+				{title: "Errors by code", unit: "reqps", width: 12, queries: []query{q(`sum by (api, error_code) (rate(affluent_kafka_request_errors_total[5m]))`, "{{api}} {{error_code}}")}},
 				{title: "Produce latency", unit: "s", width: 12, queries: []query{
 					q(`histogram_quantile(0.99, sum by (le) (rate(affluent_kafka_request_duration_seconds_bucket{api="Produce"}[5m])))`, "p99"),
 					q(`histogram_quantile(0.5, sum by (le) (rate(affluent_kafka_request_duration_seconds_bucket{api="Produce"}[5m])))`, "p50"),

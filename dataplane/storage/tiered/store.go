@@ -395,6 +395,11 @@ func newStore(cfg Config, db *metaDB, objects objectStore) (*Store, error) {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.runCompactor() }()
 	}
+	if cfg.Metrics != nil {
+		// Another store on the same registry already exports the lags of
+		// the same DB (or of its own, in tests): one collector is enough.
+		_ = cfg.Metrics.Register(newGroupLagCollector(s))
+	}
 	return s, nil
 }
 
