@@ -10,12 +10,17 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/affluent-io/affluent/controlplane/apierr"
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/controlplane/store"
 )
+
+var tracer = otel.Tracer("github.com/affluent-io/affluent/controlplane/kafka")
 
 // Admin gives admin clients of a cluster's brokers, authenticated with the
 // control plane's internal credential. It owns the clients (and closes them).
@@ -54,8 +59,15 @@ func (c *Clusters) Open(ctx context.Context, org, env, id string) (resource.Clus
 	if c.admin == nil {
 		return cl, nil, apierr.New(apierr.ClusterUnavailable, "this control plane has no access to Kafka brokers")
 	}
+	// The admin calls that follow are traced as one span under the
+	// caller's RPC, ending with it: Kafka requests carry no trace
+	// context, so the trace ends at the brokers' door.
+	_, span := tracer.Start(ctx, "kafka.admin", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("affluent.cluster", id)))
+	context.AfterFunc(ctx, func() { span.End() })
 	adm, err := c.admin.For(ctx, id)
 	if err != nil {
+		span.RecordError(err)
 		return cl, nil, apierr.Wrap(err, apierr.ClusterUnavailable, "the brokers of cluster %q cannot be reached; retry later", id)
 	}
 	return cl, adm, nil
