@@ -80,7 +80,7 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	}
 
 	topics := make(map[string]topicLookup)
-	var appends sync.WaitGroup
+	var appends []appendJob
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i, rt := range req.Topics {
 		st := &resp.Topics[i]
@@ -122,10 +122,14 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 			}
 			batch.LogAppendTime = usesLogAppendTime(topic.Configs)
 			tp := storage.TopicPartition{Cluster: r.cluster(), Topic: rt.Topic, Partition: rp.Partition}
-			appends.Go(func() { b.append(ctx, r, tp, batch, sp) })
+			appends = append(appends, appendJob{tp: tp, batch: batch, sp: sp})
 		}
 	}
-	appends.Wait()
+	// The request's bytes count against its quotas before the batches are
+	// appended: appendAll mutes the connection for the throttle before it
+	// lets the next produce start.
+	r.throttle = max(r.throttle, b.quotas.recordAndThrottle(b.quotas.byteWindows(ctx, r, limits, true), float64(r.size)))
+	b.appendAll(ctx, r, appends)
 
 	var accepted int64
 	for i, st := range resp.Topics {
@@ -136,7 +140,6 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 		}
 	}
 	b.meter.Add(r.cluster(), r.principal.Name, accepted, 0, 0)
-	r.throttle = max(r.throttle, b.quotas.recordAndThrottle(b.quotas.byteWindows(ctx, r, limits, true), float64(r.size)))
 
 	if req.Acks == 0 {
 		// No response; but like Kafka, close the connection on an
@@ -153,9 +156,60 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	return resp, nil
 }
 
-// append makes one batch durable and records the outcome in sp.
-func (b *Broker) append(ctx context.Context, r *request, tp storage.TopicPartition, batch storage.Batch, sp *kmsg.ProduceResponseTopicPartition) {
-	res, err := b.cfg.Log.Append(ctx, tp, batch)
+// appendJob is one batch of a produce request and where its outcome goes.
+type appendJob struct {
+	tp    storage.TopicPartition
+	batch storage.Batch
+	sp    *kmsg.ProduceResponseTopicPartition
+}
+
+// appendAll makes the batches of a produce request durable. When the log
+// can enqueue, the batches take their places in their partitions' order
+// first and the connection's next produce may start at once: a producer
+// pipelining requests has them all in one flush of the write buffer
+// instead of one flush each, and their order is still the order they
+// came in. Otherwise the batches are appended concurrently and the next
+// request waits for this one.
+func (b *Broker) appendAll(ctx context.Context, r *request, jobs []appendJob) {
+	enq, ok := b.cfg.Log.(storage.Enqueuer)
+	if !ok {
+		var wg sync.WaitGroup
+		for _, j := range jobs {
+			wg.Go(func() {
+				res, err := b.cfg.Log.Append(ctx, j.tp, j.batch)
+				b.appended(ctx, r, j, res, err)
+			})
+		}
+		wg.Wait()
+		return
+	}
+	waits := make([]func(context.Context) (storage.AppendResult, error), len(jobs))
+	for i, j := range jobs {
+		wait, err := enq.Enqueue(ctx, j.tp, j.batch)
+		if err != nil {
+			b.appended(ctx, r, j, storage.AppendResult{}, err)
+			continue
+		}
+		waits[i] = wait
+	}
+	if r.throttle > 0 {
+		// Over quota: the next produce, free to start now, waits out the
+		// throttle first (afterRequest does not mute again for it).
+		r.conn.mute(r.throttle)
+		r.mutedEarly = r.throttle
+	}
+	r.releaseLane()
+	for i, j := range jobs {
+		if waits[i] != nil {
+			res, err := waits[i](ctx)
+			b.appended(ctx, r, j, res, err)
+		}
+	}
+}
+
+// appended records the outcome of one batch's append in its response.
+func (b *Broker) appended(ctx context.Context, r *request, j appendJob, res storage.AppendResult, err error) {
+	sp, batch := j.sp, j.batch
 	if err != nil && !errors.Is(err, storage.ErrDuplicateSequence) {
 		sp.ErrorCode = b.storageError(ctx, r, "produce", err)
 		return

@@ -162,7 +162,7 @@ func (c *conn) readLoopSafely(ctx context.Context, queue chan<- *pending) (err e
 }
 
 func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
-	var tails [numLanes]chan struct{} // done of the last request started per lane
+	var tails [numLanes]chan struct{} // laneDone of the last request started per lane
 	for {
 		if err := c.waitUnmuted(ctx); err != nil {
 			return err
@@ -208,7 +208,8 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 		}
 		var prev chan struct{}
 		if a.lane != laneFree {
-			prev, tails[a.lane] = tails[a.lane], p.done
+			req.laneDone = make(chan struct{})
+			prev, tails[a.lane] = tails[a.lane], req.laneDone
 		}
 		c.start(ctx, a, p, prev)
 		if err := c.enqueue(ctx, queue, p); err != nil {
@@ -255,6 +256,7 @@ func (c *conn) start(ctx context.Context, a api, p *pending, prev <-chan struct{
 	go func() {
 		defer c.handlers.Done()
 		defer close(p.done)
+		defer p.req.releaseLane()
 		if prev != nil {
 			select {
 			case <-prev:

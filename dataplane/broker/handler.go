@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -117,12 +118,29 @@ type request struct {
 	size int
 	// received is when the request was read off the connection.
 	received time.Time
+	// laneDone, for a request of an ordered lane, is closed when the next
+	// request of the lane may start: when this one is answered, or earlier
+	// when its handler calls releaseLane.
+	laneDone    chan struct{}
+	releaseOnce sync.Once
+	// mutedEarly is a throttle the handler already muted the connection
+	// for, before releasing its lane.
+	mutedEarly time.Duration
 	// throttle is the longest throttle a handler's quotas asked for
 	// (byte rates, mutation rate); the broker adds request rates.
 	throttle time.Duration
 	// idle is time the handler spent waiting rather than working (a
 	// fetch's long poll), not counted in request_percentage.
 	idle time.Duration
+}
+
+// releaseLane lets the next request of r's lane start now, before r is
+// answered: r has done everything the next one must come after (a produce
+// has its batches in their partitions' order). Safe to call more than once.
+func (r *request) releaseLane() {
+	if r.laneDone != nil {
+		r.releaseOnce.Do(func() { close(r.laneDone) })
+	}
 }
 
 // cluster is the tenant every storage and coordinator call of r is about.

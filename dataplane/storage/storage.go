@@ -109,6 +109,15 @@ type ReadResult struct {
 	LogStartOffset   int64
 }
 
+// Enqueuer is a Log that can split Append in two: Enqueue gives batch its
+// place in its partition's order and returns at once; the returned wait
+// blocks until the batch is durable and gives what Append would have. A
+// producer's pipelined requests are then ordered by their Enqueue calls,
+// and the next request need not wait for the previous one's durability.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, tp TopicPartition, batch Batch) (wait func(context.Context) (AppendResult, error), err error)
+}
+
 // Log is the set of partition logs.
 type Log interface {
 	// Append makes batch durable (object storage + metadata commit) and
@@ -116,6 +125,8 @@ type Log interface {
 	// committed idempotent batch returns that batch's original result and
 	// ErrDuplicateSequence wrapped in nothing (callers treat it as success).
 	Append(ctx context.Context, tp TopicPartition, batch Batch) (AppendResult, error)
+	// (See Enqueuer for a Log that can also take a batch's place in its
+	// partition's order without waiting.)
 	// Read returns batches from offset, at most maxBytes unless the first
 	// batch alone is larger (Kafka's rule: always make progress).
 	Read(ctx context.Context, tp TopicPartition, offset int64, maxBytes int32) (ReadResult, error)

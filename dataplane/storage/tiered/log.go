@@ -14,26 +14,40 @@ import (
 // object and committed, or failed. If ctx ends first, Append returns
 // ctx.Err() but the batch may still commit (like a produce timeout).
 func (s *Store) Append(ctx context.Context, tp storage.TopicPartition, batch storage.Batch) (storage.AppendResult, error) {
-	if err := s.checkOpen(); err != nil {
+	wait, err := s.Enqueue(ctx, tp, batch)
+	if err != nil {
 		return storage.AppendResult{}, err
 	}
+	return wait(ctx)
+}
+
+var _ storage.Enqueuer = (*Store)(nil)
+
+// Enqueue implements storage.Enqueuer: the batch joins the write buffer,
+// whose flushes commit in the order batches joined it.
+func (s *Store) Enqueue(ctx context.Context, tp storage.TopicPartition, batch storage.Batch) (func(context.Context) (storage.AppendResult, error), error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	if err := checkBatch(batch); err != nil {
-		return storage.AppendResult{}, err
+		return nil, err
 	}
 	k, err := s.route(ctx, tp)
 	if err != nil {
-		return storage.AppendResult{}, err
+		return nil, err
 	}
 	f, pb, err := s.buf.add(ctx, k, tp, batch)
 	if err != nil {
-		return storage.AppendResult{}, err
+		return nil, err
 	}
-	select {
-	case <-f.done:
-		return pb.result, pb.err
-	case <-ctx.Done():
-		return storage.AppendResult{}, ctx.Err()
-	}
+	return func(ctx context.Context) (storage.AppendResult, error) {
+		select {
+		case <-f.done:
+			return pb.result, pb.err
+		case <-ctx.Done():
+			return storage.AppendResult{}, ctx.Err()
+		}
+	}, nil
 }
 
 // chunksPerQuery is how many chunks a read asks the DB for at once when the
