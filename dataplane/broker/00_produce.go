@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -192,19 +193,28 @@ func (b *Broker) appendAll(ctx context.Context, r *request, jobs []appendJob) {
 		}
 		waits[i] = wait
 	}
-	if r.throttle > 0 {
-		// Over quota: the next produce, free to start now, waits out the
-		// throttle first (afterRequest does not mute again for it).
-		r.conn.mute(r.throttle)
-		r.mutedEarly = r.throttle
+	// acks=0 keeps the lane until its batches are durable: a failure then
+	// closes the connection before anything sent after it is appended, the
+	// only way such a producer learns of it (as in Kafka).
+	if r.body.(*kmsg.ProduceRequest).Acks != 0 {
+		if r.throttle > 0 {
+			// Over quota: the next produce, free to start now, waits out
+			// the throttle first (afterRequest does not mute again for it).
+			r.conn.mute(r.throttle)
+			r.mutedEarly = r.throttle
+		}
+		r.releaseLane()
 	}
-	r.releaseLane()
+	waited := time.Now()
 	for i, j := range jobs {
 		if waits[i] != nil {
 			res, err := waits[i](ctx)
 			b.appended(ctx, r, j, res, err)
 		}
 	}
+	// Waiting for durability is the stores' time, not the broker's: it
+	// does not count against request_percentage.
+	r.idle += time.Since(waited)
 }
 
 // appended records the outcome of one batch's append in its response.

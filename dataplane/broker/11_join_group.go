@@ -11,6 +11,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,7 +32,11 @@ func (b *Broker) handleJoinGroup(ctx context.Context, r *request) (kmsg.Response
 		resp.ErrorCode, resp.MemberID = kerr.GroupAuthorizationFailed.Code, req.MemberID
 		return resp, nil
 	}
+	// A join waits for the rest of the group (the rebalance): waiting is
+	// not work, and does not count against request_percentage.
+	began := time.Now()
 	resp := b.cfg.Groups.JoinGroup(ctx, r.cluster(), clientInfo(r), req)
+	r.idle += time.Since(began)
 	if err := ctx.Err(); err != nil {
 		return nil, err // the connection is closing; the join was withdrawn
 	}

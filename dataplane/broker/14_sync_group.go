@@ -8,6 +8,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,5 +29,9 @@ func (b *Broker) handleSyncGroup(ctx context.Context, r *request) (kmsg.Response
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		return resp, nil
 	}
-	return b.cfg.Groups.SyncGroup(ctx, r.cluster(), req), nil
+	// A follower's sync waits for the leader's assignment: not work.
+	began := time.Now()
+	resp := b.cfg.Groups.SyncGroup(ctx, r.cluster(), req)
+	r.idle += time.Since(began)
+	return resp, nil
 }

@@ -122,8 +122,17 @@ func (w *quotaWindow) throttle(now time.Time, bound float64) time.Duration {
 	// with time until it is older than its minimum, so a client that
 	// waited would find itself over again. Subtracting the real elapsed
 	// time gives the same answer once the window is old enough.
-	wait := time.Duration(total/bound*float64(time.Second)) - elapsed
-	return min(max(wait, 0), time.Duration(w.samples)*w.size)
+	// In float seconds: total/bound may be far beyond what a Duration
+	// holds (a tiny bound), and the wait is capped at the window anyway.
+	longest := time.Duration(w.samples) * w.size
+	wait := total/bound - elapsed.Seconds()
+	switch {
+	case wait <= 0:
+		return 0
+	case wait >= longest.Seconds():
+		return longest
+	}
+	return time.Duration(wait * float64(time.Second))
 }
 
 // maxInWindow is the most that may be recorded over a whole window while

@@ -63,6 +63,11 @@ func TestQuotaWindowThrottle(t *testing.T) {
 	if d := w.throttle(t0, 100); d != 11*time.Second {
 		t.Fatalf("throttle = %v, want the whole window (11s) at most", d)
 	}
+	// A bound so small that total/bound overflows a Duration still
+	// throttles, for the whole window.
+	if d := w.throttle(t0, 1e-9); d != 11*time.Second {
+		t.Fatalf("throttle with a tiny bound = %v, want 11s", d)
+	}
 	if got := w.maxInWindow(100); got != 1100 {
 		t.Fatalf("max in window = %v, want 1100", got)
 	}

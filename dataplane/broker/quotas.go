@@ -151,17 +151,22 @@ type quotas struct {
 
 	clientQuotas *freshCache[clientQuotaSet] // nil without Config.ClientQuotas
 
-	mu        sync.Mutex // guards the fields below
-	sensors   map[quotaSensor]*quotaWindow
-	lastSweep time.Time
+	mu      sync.Mutex // guards the fields below
+	sensors map[quotaSensor]*quotaWindow
+	// perCluster counts each cluster's sensors: client ids are the
+	// client's to choose, so a cluster gets at most
+	// maxSensorsPerCluster windows and the rest share one.
+	perCluster map[string]int
+	lastSweep  time.Time
 }
 
 func newQuotas(cfg Config) *quotas {
 	q := &quotas{
-		samples: cfg.QuotaWindowSamples,
-		size:    cfg.QuotaWindowSize,
-		now:     time.Now,
-		sensors: make(map[quotaSensor]*quotaWindow),
+		samples:    cfg.QuotaWindowSamples,
+		size:       cfg.QuotaWindowSize,
+		now:        time.Now,
+		sensors:    make(map[quotaSensor]*quotaWindow),
+		perCluster: make(map[string]int),
 	}
 	if store := cfg.ClientQuotas; store != nil {
 		q.clientQuotas = newFreshCache(quotaCacheTTL, func(ctx context.Context, cluster string) (clientQuotaSet, error) {
@@ -185,16 +190,36 @@ func (q *quotas) window(s quotaSensor) *quotaWindow {
 		for k, w := range q.sensors {
 			if w.idleSince(now.Add(-quotaSensorIdle)) {
 				delete(q.sensors, k)
+				if q.perCluster[k.cluster]--; q.perCluster[k.cluster] <= 0 {
+					delete(q.perCluster, k.cluster)
+				}
 			}
 		}
 	}
 	w := q.sensors[s]
 	if w == nil {
+		if q.perCluster[s.cluster] >= maxSensorsPerCluster {
+			// Past the cap, new users and client ids of the cluster are
+			// measured together: a client inventing ids neither escapes
+			// its quota nor grows the broker's memory.
+			s = quotaSensor{cluster: s.cluster, key: s.key, client: overflowSensor}
+			if w = q.sensors[s]; w != nil {
+				return w
+			}
+		}
 		w = newQuotaWindow(q.samples, q.size)
 		q.sensors[s] = w
+		q.perCluster[s.cluster]++
 	}
 	return w
 }
+
+// maxSensorsPerCluster bounds the quota windows of one cluster on a broker.
+const maxSensorsPerCluster = 1000
+
+// overflowSensor is the client id of the window a cluster's sensors past
+// maxSensorsPerCluster share; no client id can be empty and hold it.
+const overflowSensor = "\x00overflow"
 
 // boundedWindow is a window and the rate bound it is held to.
 type boundedWindow struct {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,5 +115,26 @@ func TestFreshCache(t *testing.T) {
 	}
 	if _, err := c.get(ctx, "other"); err == nil {
 		t.Fatal("first load failing: want its error")
+	}
+}
+
+// TestQuotaSensorsAreBounded: client ids are the client's to choose; past
+// maxSensorsPerCluster a cluster's new sensors share one window, and
+// another cluster is not affected.
+func TestQuotaSensorsAreBounded(t *testing.T) {
+	q := newQuotas(Config{QuotaWindowSamples: 11, QuotaWindowSize: time.Second})
+	for i := range maxSensorsPerCluster + 500 {
+		q.window(quotaSensor{cluster: "lkc-a", key: "producer_byte_rate", client: fmt.Sprint("id-", i)})
+	}
+	if n := len(q.sensors); n != maxSensorsPerCluster+1 {
+		t.Fatalf("%d windows, want %d and one shared", n, maxSensorsPerCluster+1)
+	}
+	over1 := q.window(quotaSensor{cluster: "lkc-a", key: "producer_byte_rate", client: "yet-another"})
+	over2 := q.window(quotaSensor{cluster: "lkc-a", key: "producer_byte_rate", client: "and-another"})
+	if over1 != over2 {
+		t.Fatal("sensors past the cap do not share a window")
+	}
+	if w := q.window(quotaSensor{cluster: "lkc-b", key: "producer_byte_rate", client: "id-0"}); w == over1 {
+		t.Fatal("another cluster's sensor landed in the overflow window")
 	}
 }

@@ -87,7 +87,7 @@ var dashboards = []dashboard{
 				{title: "Partitions", unit: "short", width: 8, queries: []query{q(`max(affluent_kafka_cluster_partitions{cluster="$cluster"})`, "partitions")}},
 			}},
 			{"Consumers and storage", []panel{
-				{title: "Consumer group lag", unit: "short", width: 12, queries: []query{q(`sum by (group) (affluent_kafka_consumer_group_lag{cluster="$cluster"})`, "{{group}}")}},
+				{title: "Consumer group lag", unit: "short", width: 12, queries: []query{q(`sum by (group) (max by (group, topic) (affluent_kafka_consumer_group_lag{cluster="$cluster"}))`, "{{group}}")}},
 				{title: "Stored bytes", unit: "bytes", width: 12, queries: []query{q(`max(affluent_kafka_cluster_stored_bytes{cluster="$cluster"})`, "stored")}},
 			}},
 		},

@@ -19,7 +19,8 @@ type GroupLag struct {
 
 // GroupLags reads the lag of every group with committed offsets, at most
 // limit rows, largest lag first. It is one query over the metadata DB, so
-// every broker sharing the DB sees the same lags.
+// every broker sharing the DB sees (and exports) the same lags: queries take
+// the max over brokers.
 func (s *Store) GroupLags(ctx context.Context, limit int) ([]GroupLag, error) {
 	rows, err := s.db.read.QueryContext(ctx, `SELECT o.cluster, o.group_name, o.topic,
 			SUM(CASE WHEN p.next_offset > o.committed_offset THEN p.next_offset - o.committed_offset ELSE 0 END) AS lag
