@@ -86,10 +86,12 @@ func (cp *ControlPlane) Bootstrap(ctx context.Context, o BootstrapOptions) (Boot
 	out.EnvironmentID = env.ID
 
 	c, err := findOrCreate(ctx, st.Clusters(), org, "display_name", o.Cluster, func() resource.Cluster {
-		limits, _ := cluster.PlanLimits(cluster.PlanBasic)
+		// ENTERPRISE: local development and benchmarks are not to be
+		// throttled by a plan sized for a shared fleet.
+		limits, _ := cluster.PlanLimits(cluster.PlanEnterprise)
 		return resource.Cluster{Meta: resource.Meta{ID: resource.NewID(resource.PrefixCluster), OrgID: org},
 			EnvironmentID: env.ID, DisplayName: o.Cluster, Type: resource.ClusterServerless, Cloud: "LOCAL",
-			Region: "local", Plan: cluster.PlanBasic, Limits: limits, Phase: resource.PhaseProvisioning,
+			Region: "local", Plan: cluster.PlanEnterprise, Limits: limits, Phase: resource.PhaseProvisioning,
 			OperationID: resource.NewID(resource.PrefixOperation)}
 	}, store.Query{Parent: env.ID})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/affluent-io/affluent/controlplane/brokerconfig"
 	"github.com/affluent-io/affluent/controlplane/kafkaauth"
+	"github.com/affluent-io/affluent/controlplane/store"
 	bpb "github.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1"
 )
 
@@ -70,4 +71,8 @@ func (b brokerBackend) AuthenticateKafkaCertificate(ctx context.Context, chain [
 
 func (b brokerBackend) RecordKafkaAuthFailure(f brokerconfig.AuthFailure) {
 	b.cp.RecordKafkaAuthFailure(KafkaAuthFailure(f))
+}
+
+func (b brokerBackend) AddUsage(ctx context.Context, records []store.UsageRecord) error {
+	return b.cp.store.AddUsage(ctx, records)
 }

@@ -294,7 +294,7 @@ func (cp *ControlPlane) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 			cp.brokerSvc.UnaryInterceptor(cp.gate.Unary), cp.publishedWrites),
 		grpc.ChainStreamInterceptor(cp.rpcMetrics.StreamServerInterceptor(), cp.brokerSvc.StreamInterceptor),
 		grpc.MaxRecvMsgSize(4 << 20),
-	}, opts...)
+	}, append(brokerconfig.ServerOptions(), opts...)...)
 	s := grpc.NewServer(opts...)
 	cp.register(s)
 	cp.rpcMetrics.InitializeMetrics(s)

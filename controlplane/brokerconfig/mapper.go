@@ -20,9 +20,7 @@ func Snapshot(st store.BrokerState, oauth *bpb.OAuth, providerJWKS map[string][]
 				IngressByteRate: c.Limits.IngressByteRate, EgressByteRate: c.Limits.EgressByteRate,
 				MaxPartitions: c.Limits.MaxPartitions, MaxStorageBytes: c.Limits.MaxStorageBytes,
 				MaxConnections: c.Limits.MaxConnections, MaxMessageBytes: c.Limits.MaxMessageBytes,
-				MaxRequestRate: c.Limits.MaxRequestRate,
-				// MaxConnectionAttemptRate: the control plane has no such
-				// limit yet.
+				MaxRequestRate: c.Limits.MaxRequestRate, MaxConnectionAttemptRate: c.Limits.MaxConnectionAttemptRate,
 			},
 		})
 	}

@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -39,6 +40,8 @@ type Backend interface {
 	VerifyKafkaToken(ctx context.Context, token, cluster string) (kafkaauth.Identity, error)
 	AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (kafkaauth.Identity, error)
 	RecordKafkaAuthFailure(AuthFailure)
+	// UsageStore takes the usage brokers report (ReportUsage).
+	UsageStore
 }
 
 // Service implements BrokerConfigService.
@@ -51,6 +54,9 @@ type Service struct {
 	// configured, and then every call is refused.
 	secret    [sha256.Size]byte
 	hasSecret bool
+	// usage and batches store usage reports once per batch (usage.go).
+	usage   UsageStore
+	batches usageBatches
 }
 
 var _ bpb.BrokerConfigServiceServer = (*Service)(nil)
@@ -61,7 +67,7 @@ func New(pub *Publisher, backend Backend, secret string, log *slog.Logger) *Serv
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{pub: pub, backend: backend, log: log}
+	s := &Service{pub: pub, backend: backend, usage: backend, log: log}
 	if secret != "" {
 		s.secret, s.hasSecret = sha256.Sum256([]byte(secret)), true
 	}
@@ -136,6 +142,13 @@ func (s *Service) WatchBrokerConfig(req *bpb.WatchBrokerConfigRequest, stream gr
 	}
 }
 
+// publishedVersion is the version of the newest snapshot published, read
+// before a check: every snapshot above it is built after the check.
+func (s *Service) publishedVersion() uint64 {
+	snap, _ := s.pub.Latest()
+	return snap.GetVersion()
+}
+
 // refusedOr turns a refusal into an answer and keeps other errors.
 func refusedOr(err error, refusals ...error) (string, error) {
 	for _, r := range refusals {
@@ -147,7 +160,8 @@ func refusedOr(err error, refusals ...error) (string, error) {
 }
 
 func identity(id kafkaauth.Identity) *bpb.KafkaIdentity {
-	out := &bpb.KafkaIdentity{Principal: id.Principal, Cluster: id.Cluster, Identity: id.Identity}
+	out := &bpb.KafkaIdentity{Principal: id.Principal, Cluster: id.Cluster, Identity: id.Identity,
+		ApiKey: id.Grant.APIKey, Pool: id.Grant.Pool}
 	if !id.Expiry.IsZero() {
 		out.ExpireTime = timestamppb.New(id.Expiry)
 	}
@@ -156,22 +170,24 @@ func identity(id kafkaauth.Identity) *bpb.KafkaIdentity {
 
 // VerifyKafkaKey checks a key the broker's snapshot does not hold.
 func (s *Service) VerifyKafkaKey(ctx context.Context, req *bpb.VerifyKafkaKeyRequest) (*bpb.VerifyKafkaKeyResponse, error) {
+	published := s.publishedVersion()
 	id, err := s.backend.VerifyKafkaKey(ctx, req.GetKey(), req.GetSecret())
 	if err != nil {
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidKey)
 		return &bpb.VerifyKafkaKeyResponse{Refused: refused}, err
 	}
-	return &bpb.VerifyKafkaKeyResponse{Identity: identity(id)}, nil
+	return &bpb.VerifyKafkaKeyResponse{Identity: identity(id), SnapshotVersion: published}, nil
 }
 
 // VerifyKafkaToken checks a token the broker's snapshot cannot decide.
 func (s *Service) VerifyKafkaToken(ctx context.Context, req *bpb.VerifyKafkaTokenRequest) (*bpb.VerifyKafkaTokenResponse, error) {
+	published := s.publishedVersion()
 	id, err := s.backend.VerifyKafkaToken(ctx, req.GetToken(), req.GetCluster())
 	if err != nil {
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidToken)
 		return &bpb.VerifyKafkaTokenResponse{Refused: refused}, err
 	}
-	return &bpb.VerifyKafkaTokenResponse{Identity: identity(id)}, nil
+	return &bpb.VerifyKafkaTokenResponse{Identity: identity(id), SnapshotVersion: published}, nil
 }
 
 // AuthenticateKafkaCertificate maps a chain no pool of the broker's
@@ -188,12 +204,13 @@ func (s *Service) AuthenticateKafkaCertificate(ctx context.Context, req *bpb.Aut
 		}
 		chain = append(chain, c)
 	}
+	published := s.publishedVersion()
 	id, err := s.backend.AuthenticateKafkaCertificate(ctx, chain)
 	if err != nil {
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidCertificate)
 		return &bpb.AuthenticateKafkaCertificateResponse{Refused: refused}, err
 	}
-	return &bpb.AuthenticateKafkaCertificateResponse{Identity: identity(id)}, nil
+	return &bpb.AuthenticateKafkaCertificateResponse{Identity: identity(id), SnapshotVersion: published}, nil
 }
 
 // maxFailuresPerCall bounds one report; brokers batch and drop beyond.
@@ -211,4 +228,26 @@ func (s *Service) RecordKafkaAuthFailures(_ context.Context, req *bpb.RecordKafk
 			Cluster: f.GetCluster(), Reason: f.GetReason()})
 	}
 	return &bpb.RecordKafkaAuthFailuresResponse{}, nil
+}
+
+// Keepalive: a broker must notice a control plane that vanished without
+// closing its connection (a crashed host, a partition) to stop trusting
+// the watch — until it does, a credential its snapshot lacks is still
+// asked of the dead control plane, and revocations cannot arrive — and
+// the control plane must drop the watches of vanished brokers. Both ends
+// ping an idle connection every KeepaliveTime and give up after
+// KeepaliveTimeout without an answer, so a vanished peer is noticed within
+// about 15 s. The server must permit pings that often (gRPC's default
+// refuses pings more often than every 5 minutes with GOAWAY).
+const (
+	KeepaliveTime    = 10 * time.Second
+	KeepaliveTimeout = 5 * time.Second
+)
+
+// ServerOptions are the gRPC server options the brokers' watch needs.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveTime / 2, PermitWithoutStream: true}),
+	}
 }

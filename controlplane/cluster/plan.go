@@ -9,24 +9,38 @@ const (
 	PlanEnterprise = "ENTERPRISE"
 )
 
+// Byte sizes. Rates and storage are in decimal units, as cloud plans
+// publish them (MB/s, TB); message sizes in binary ones, as Kafka's
+// message.max.bytes is usually set.
 const (
 	mib = 1 << 20
-	gib = 1 << 30
-	tib = 1 << 40
+	mb  = 1_000_000
+	gb  = 1000 * mb
+	tb  = 1000 * gb
 )
 
+// The plans are sized like the serverless tiers of hosted Kafka (Confluent
+// Cloud's Basic: 250 MB/s in, 750 MB/s out, 4,096 partitions, 5 TB,
+// 1,000 connections, 80 connection attempts/s, 15,000 requests/s, 8 MB
+// messages), each tier above the one below. They guard a shared fleet
+// against one tenant, not a tenant against itself: limits low enough to
+// throttle a benchmark would only hide the broker's own speed. A tenant
+// lowers them per cluster (spec.limits) within its plan.
 var plans = map[string]resource.Limits{
 	PlanBasic: {
-		IngressByteRate: 10 * mib, EgressByteRate: 30 * mib, MaxPartitions: 100, MaxStorageBytes: 10 * gib,
-		MaxConnections: 100, MaxMessageBytes: 8 * mib, MaxRequestRate: 1000, MaxConnectionAttemptRate: 100,
+		IngressByteRate: 250 * mb, EgressByteRate: 750 * mb, MaxPartitions: 4096, MaxStorageBytes: 5 * tb,
+		MaxConnections: 1000, MaxMessageBytes: 8 * mib, MaxRequestRate: 15_000, MaxConnectionAttemptRate: 80,
 	},
 	PlanStandard: {
-		IngressByteRate: 100 * mib, EgressByteRate: 300 * mib, MaxPartitions: 1000, MaxStorageBytes: tib,
-		MaxConnections: 1000, MaxMessageBytes: 8 * mib, MaxRequestRate: 10000, MaxConnectionAttemptRate: 500,
+		IngressByteRate: 500 * mb, EgressByteRate: 1500 * mb, MaxPartitions: 10_000, MaxStorageBytes: 50 * tb,
+		MaxConnections: 10_000, MaxMessageBytes: 8 * mib, MaxRequestRate: 50_000, MaxConnectionAttemptRate: 500,
 	},
+	// ENTERPRISE is also what `affluent dev` bootstraps, so that local
+	// development and `make bench` (10,000 partitions, as fast as the
+	// machine goes) run unthrottled.
 	PlanEnterprise: {
-		IngressByteRate: gib, EgressByteRate: 3 * gib, MaxPartitions: 10000, MaxStorageBytes: 100 * tib,
-		MaxConnections: 10000, MaxMessageBytes: 20 * mib, MaxRequestRate: 100000, MaxConnectionAttemptRate: 5000,
+		IngressByteRate: 10 * gb, EgressByteRate: 30 * gb, MaxPartitions: 100_000, MaxStorageBytes: 1000 * tb,
+		MaxConnections: 100_000, MaxMessageBytes: 20 * mib, MaxRequestRate: 1_000_000, MaxConnectionAttemptRate: 10_000,
 	},
 }
 

@@ -10,10 +10,10 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/affluent-io/affluent/controlplane/apierr"
 	"github.com/affluent-io/affluent/controlplane/resource"

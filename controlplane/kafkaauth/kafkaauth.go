@@ -35,6 +35,52 @@ type Identity struct {
 	Identity string
 	// Expiry ends the session: a token's exp, a certificate's NotAfter.
 	Expiry time.Time
+	// Grant is what the authentication rested on besides the secret or
+	// signature, for Recheck.
+	Grant Grant
+}
+
+// Grant names what an authentication rested on in the directory, so that
+// a session can be checked again when the directory changes (Recheck):
+// deleting any of it ends the sessions it opened, without waiting for a
+// re-authentication. It holds ids, never a secret. The cluster is the
+// Identity's.
+type Grant struct {
+	// APIKey is the Kafka API key of a SASL/PLAIN login, or the API key
+	// (Kafka or cloud) an own OAuth token was issued for.
+	APIKey string
+	// Pool is the identity pool of an external token, or the certificate
+	// pool of a client certificate.
+	Pool string
+}
+
+// grantPrefixes tag a Grant's kind in its string form.
+const (
+	grantAPIKey = "api-key:"
+	grantPool   = "pool:"
+)
+
+// String is the grant in one string (broker.Principal.Credential):
+// "api-key:<id>", "pool:<id>", or "" for none.
+func (g Grant) String() string {
+	switch {
+	case g.APIKey != "":
+		return grantAPIKey + g.APIKey
+	case g.Pool != "":
+		return grantPool + g.Pool
+	}
+	return ""
+}
+
+// ParseGrant reads a Grant's string form; anything else is no grant.
+func ParseGrant(s string) Grant {
+	if id, ok := strings.CutPrefix(s, grantAPIKey); ok {
+		return Grant{APIKey: id}
+	}
+	if id, ok := strings.CutPrefix(s, grantPool); ok {
+		return Grant{Pool: id}
+	}
+	return Grant{}
 }
 
 // Refusals. Each wraps the reason (never the credential).
@@ -57,6 +103,10 @@ var ErrUnknown = errors.New("not in the directory")
 
 // ErrNotFound is what a Directory returns for what it does not hold.
 var ErrNotFound = errors.New("not found")
+
+// ErrRevoked is wrapped by Recheck's answer when what a session
+// authenticated with no longer stands.
+var ErrRevoked = errors.New("credential revoked")
 
 // Directory is what the rules read. Lookups of what is not there return
 // an error wrapping ErrNotFound.
@@ -133,7 +183,7 @@ func (r *Rules) VerifyKey(ctx context.Context, key, secret string) (Identity, er
 	case c.OrgID != k.OrgID || c.Phase != resource.PhaseRunning:
 		return Identity{}, refusal(ErrInvalidKey, false, "cluster %s is not running", k.Resource)
 	}
-	return Identity{Principal: resource.Principal(k.Owner), Cluster: c.ID}, nil
+	return Identity{Principal: resource.Principal(k.Owner), Cluster: c.ID, Grant: Grant{APIKey: k.ID}}, nil
 }
 
 // VerifyToken checks a SASL/OAUTHBEARER token for a connection to cluster
@@ -184,7 +234,16 @@ func (r *Rules) VerifyToken(ctx context.Context, token, cluster string) (Identit
 	if err := r.CheckTokenKey(ctx, id); err != nil {
 		return Identity{}, refusal(ErrInvalidToken, errors.Is(err, ErrUnknown), "%v", err)
 	}
-	return Identity{Principal: id.Principal, Cluster: c.ID, Identity: id.Subject, Expiry: id.Expiry}, nil
+	return Identity{Principal: id.Principal, Cluster: c.ID, Identity: id.Subject, Expiry: id.Expiry, Grant: TokenGrant(id)}, nil
+}
+
+// TokenGrant is what a verified token rests on: the API key it was issued
+// for (own tokens), or the identity pool that mapped it (external ones).
+func TokenGrant(id oauth.Identity) Grant {
+	if id.ClientID != "" {
+		return Grant{APIKey: id.ClientID}
+	}
+	return Grant{Pool: id.PrincipalID}
 }
 
 // CheckTokenKey refuses an own token whose API key is gone or changed
@@ -258,7 +317,8 @@ func (r *Rules) AuthenticateCertificate(ctx context.Context, chain []*x509.Certi
 		if err != nil || c.OrgID != p.OrgID || c.Phase != resource.PhaseRunning {
 			continue
 		}
-		return Identity{Principal: resource.Principal(p.ID), Cluster: c.ID, Identity: ident, Expiry: leaf.NotAfter}, nil
+		return Identity{Principal: resource.Principal(p.ID), Cluster: c.ID, Identity: ident, Expiry: leaf.NotAfter,
+			Grant: Grant{Pool: p.ID}}, nil
 	}
 	return Identity{}, refusal(ErrInvalidCertificate, true, "no certificate pool accepts %q", leaf.Subject.String())
 }

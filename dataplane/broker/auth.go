@@ -22,6 +22,10 @@ type Principal struct {
 	// principal, for logs and audit: a certificate's CN for a certificate
 	// pool, a token's subject for an identity pool. Never a secret.
 	Identity string
+	// Credential names what the authentication rested on (an API key id,
+	// a pool id), for the check of open sessions (Broker.CheckSessions);
+	// opaque to the broker. Never a secret.
+	Credential string
 }
 
 // Authenticator checks credentials presented over SASL. The control plane's

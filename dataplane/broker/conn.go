@@ -65,6 +65,10 @@ type conn struct {
 	// read again (KIP-219): set when a throttle is known, obeyed by the
 	// read loop and by handlers of requests already read.
 	mutedUntil atomic.Int64
+	// revoked is set when the session's credential no longer stands
+	// (sessions.go): requests read from then on are refused and close the
+	// connection.
+	revoked atomic.Bool
 }
 
 // pending is a request's place in the response order.
@@ -120,6 +124,8 @@ func (c *conn) serve(ctx context.Context) {
 	stopClosing := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
 	defer stopClosing()
 	defer func() { _ = c.nc.Close() }()
+	defer c.untrackSession()
+	c.trackSession() // authenticated by its certificate (mTLS)
 
 	if c.authenticated && !c.metered { // anonymous access
 		c.b.meter.Connected(c.principal.Cluster, c.principal.Name)
@@ -181,6 +187,7 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 			if err := c.enqueueAndWait(ctx, queue, p); err != nil {
 				return err
 			}
+			c.trackSession()
 			continue
 		}
 
@@ -196,6 +203,9 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 			return err
 		}
 		req.conn, req.principal, req.size, req.received = c, c.principal, len(frame), time.Now()
+		if c.revoked.Load() {
+			c.refuseRevoked(req)
+		}
 
 		p := &pending{req: req, done: make(chan struct{})}
 		if a.lane == laneSync || !c.authenticated {
@@ -204,6 +214,9 @@ func (c *conn) readLoop(ctx context.Context, queue chan<- *pending) error {
 			if err := c.enqueueAndWait(ctx, queue, p); err != nil {
 				return err
 			}
+			// After a SASL exchange: the session to check on credential
+			// changes (sessions.go).
+			c.trackSession()
 			continue
 		}
 		var prev chan struct{}

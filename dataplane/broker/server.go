@@ -263,6 +263,9 @@ type Broker struct {
 	// onPanic, when set (by tests), sees every panic a connection
 	// recovered from.
 	onPanic func(v any)
+	// sessions are the authenticated connections, checked again when
+	// credentials change (sessions.go).
+	sessions sessionRegistry
 
 	// Authentication, fixed by New (sasl.go).
 	mechanisms    []string // offered by SaslHandshake

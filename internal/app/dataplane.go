@@ -106,11 +106,21 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 		Policies:       o.watch,
 		SuperUsers:     []string{cpwatch.InternalPrincipal},
 		ClientQuotas:   store,
+		// Limits and usage go through the same watch in `affluent dev`
+		// and in a broker of its own: one path.
+		Limits:       o.watch,
+		StorageUsage: store,
+		UsageSink:    o.watch,
 	})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
+	// Revocation: each new snapshot is checked against the open sessions,
+	// and a session whose credential is gone is closed within moments of
+	// the change, whether or not clients re-authenticate (KIP-368).
+	d.broker.CheckSessions(o.watch.CheckSession)
+	o.watch.OnSnapshot(func() { d.broker.CheckSessions(o.watch.CheckSession) })
 	return d, nil
 }
 

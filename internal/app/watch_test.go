@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/affluent-io/affluent/controlplane/resource"
@@ -253,7 +253,10 @@ func TestBrokerProcessWatchesControlPlane(t *testing.T) {
 		t.Error("the broker secret was logged")
 	}
 
-	spec := brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: kafkaAddr, ControlPlaneAddr: p.GRPCAddr, MaxReauth: time.Second}
+	// No --kafka-max-reauth: revocations reach open connections because
+	// the broker checks its sessions against each new snapshot, not
+	// because clients re-authenticate.
+	spec := brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: kafkaAddr, ControlPlaneAddr: p.GRPCAddr}
 	broker := startBrokerProcess(t, spec, strings.TrimSpace(string(secret)))
 
 	// A wrong broker secret does not get the watch.
@@ -315,30 +318,71 @@ func TestBrokerProcessWatchesControlPlane(t *testing.T) {
 		}
 	})
 
+	// revocationClient has short retries and metadata refreshes, so that
+	// it reports the refusal soon after the broker closes its connection
+	// (franz-go otherwise waits for MetadataMinAge, 5s, before
+	// reconnecting after a failed authentication).
+	revocationOpts := []kgo.Opt{kgo.RetryTimeout(time.Second), kgo.RecordRetries(1), kgo.RecordDeliveryTimeout(2 * time.Second),
+		kgo.MetadataMinAge(250 * time.Millisecond)}
+	// wantRevoked checks that cl, which produced before, is refused within
+	// 5s of start, when something its credential rests on was deleted.
+	wantRevoked := func(t *testing.T, cl *kgo.Client, what string, start time.Time) {
+		t.Helper()
+		took, err := untilRefused(t, cl, "audit", start, 5*time.Second)
+		// The broker refuses the next request of a revoked session
+		// (authorization errors) and closes it; a reconnection fails
+		// authentication.
+		if !strings.Contains(err.Error(), "TOPIC_AUTHORIZATION_FAILED") && !strings.Contains(err.Error(), "SASL_AUTHENTICATION_FAILED") {
+			t.Errorf("after %s: %v, want TOPIC_AUTHORIZATION_FAILED or SASL_AUTHENTICATION_FAILED", what, err)
+		}
+		t.Logf("%s → connected client refused: %v (%v)", what, took.Round(time.Millisecond), err)
+		if took > 5*time.Second {
+			t.Errorf("refusal took %v, want under 5s", took)
+		}
+		if !strings.Contains(broker.logs.String(), "kafka session revoked") {
+			t.Errorf("the broker did not close the session itself:\n%s", broker.logs.String())
+		}
+	}
+
 	var revoked, revokedSecret string
 	t.Run("API key deleted", func(t *testing.T) {
 		revoked, revokedSecret, _ = newPrincipal("revoked", "DeveloperWrite")
-		// Short retries and metadata refreshes, so the client reports the
-		// refusal soon after the broker's (franz-go otherwise waits for
-		// MetadataMinAge, 5s, before reconnecting after a failed
-		// re-authentication).
-		cl := plainClient(t, kafkaAddr, revoked, revokedSecret, kgo.RetryTimeout(time.Second), kgo.RecordRetries(1), kgo.RecordDeliveryTimeout(2*time.Second), kgo.MetadataMinAge(250*time.Millisecond))
+		cl := plainClient(t, kafkaAddr, revoked, revokedSecret, revocationOpts...)
 		if err := produceOnce(cl, "audit", "allowed"); err != nil {
 			t.Fatalf("produce with the key: %v", err)
 		}
 		start := time.Now()
 		e.mustREST(t, "DELETE", "/v1/api-keys/"+revoked, nil)
-		took, err := untilRefused(t, cl, "audit", start, 5*time.Second)
-		if !strings.Contains(err.Error(), "SASL_AUTHENTICATION_FAILED") && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("after the key was deleted: %v, want SASL_AUTHENTICATION_FAILED", err)
-		}
-		t.Logf("API key delete → connected client refused: %v (%v)", took.Round(time.Millisecond), err)
-		if took > 5*time.Second {
-			t.Errorf("refusal took %v, want under 5s", took)
-		}
+		wantRevoked(t, cl, "API key delete", start)
 		if err := refused(t, plainClient(t, kafkaAddr, revoked, revokedSecret)); err == nil {
 			t.Error("a new connection with the deleted key got in")
 		}
+	})
+
+	t.Run("service account deleted", func(t *testing.T) {
+		key, keySecret, _ := newPrincipal("leaving", "DeveloperWrite")
+		cl := plainClient(t, kafkaAddr, key, keySecret, revocationOpts...)
+		if err := produceOnce(cl, "audit", "allowed"); err != nil {
+			t.Fatalf("produce with the key: %v", err)
+		}
+		k := e.mustREST(t, "GET", "/v1/api-keys/"+key, nil)
+		start := time.Now()
+		e.mustREST(t, "DELETE", "/v1/service-accounts/"+k["owner"].(string), nil)
+		wantRevoked(t, cl, "service account delete", start)
+	})
+
+	t.Run("OAuth token of a deleted key", func(t *testing.T) {
+		key, keySecret, _ := newPrincipal("token-holder", "DeveloperWrite")
+		token := e.fetchToken(t, key, keySecret)
+		cl := kgoClient(t, append([]kgo.Opt{kgo.SeedBrokers(kafkaAddr),
+			kgo.SASL(oauth.Auth{Token: token, Extensions: map[string]string{"logicalCluster": c.ClusterID}}.AsMechanism())},
+			revocationOpts...)...)
+		if err := produceOnce(cl, "audit", "allowed"); err != nil {
+			t.Fatalf("produce with the token: %v", err)
+		}
+		start := time.Now()
+		e.mustREST(t, "DELETE", "/v1/api-keys/"+key, nil)
+		wantRevoked(t, cl, "API key delete (token session)", start)
 	})
 
 	// The control plane stops: the broker serves from its snapshot.

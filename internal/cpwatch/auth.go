@@ -72,6 +72,22 @@ func (d directory) BindingsOf(ctx context.Context, org, principal string) ([]aut
 	return x.BindingsOf(ctx, org, principal)
 }
 
+func (d directory) IdentityPool(ctx context.Context, id string) (resource.IdentityPool, error) {
+	x, err := d.index()
+	if err != nil {
+		return resource.IdentityPool{}, err
+	}
+	return x.IdentityPool(ctx, id)
+}
+
+func (d directory) CertificatePool(ctx context.Context, id string) (resource.CertificatePool, error) {
+	x, err := d.index()
+	if err != nil {
+		return resource.CertificatePool{}, err
+	}
+	return x.CertificatePool(ctx, id)
+}
+
 func (d directory) CertificatePools(ctx context.Context) ([]resource.CertificatePool, map[string]resource.CertificateAuthority, error) {
 	x, err := d.index()
 	if err != nil {
@@ -116,7 +132,14 @@ func (c *Client) askControlPlane(err error) (release func(), ok bool) {
 }
 
 func principalOf(id *bpb.KafkaIdentity) broker.Principal {
-	return broker.Principal{Name: id.GetPrincipal(), Cluster: id.GetCluster(), Identity: id.GetIdentity()}
+	grant := kafkaauth.Grant{APIKey: id.GetApiKey(), Pool: id.GetPool()}
+	return broker.Principal{Name: id.GetPrincipal(), Cluster: id.GetCluster(), Identity: id.GetIdentity(), Credential: grant.String()}
+}
+
+// principalFrom is the broker's principal of an identity the rules
+// accepted.
+func principalFrom(id kafkaauth.Identity) broker.Principal {
+	return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity, Credential: id.Grant.String()}
 }
 
 // invalid wraps a refusal for the broker.
@@ -130,7 +153,7 @@ func (c *Client) AuthenticatePlain(ctx context.Context, user, pass string) (brok
 	}
 	id, err := c.rules.VerifyKey(ctx, user, pass)
 	if err == nil {
-		return broker.Principal{Name: id.Principal, Cluster: id.Cluster}, nil
+		return principalFrom(id), nil
 	}
 	release, ask := c.askControlPlane(err)
 	if !ask {
@@ -149,7 +172,10 @@ func (c *Client) AuthenticatePlain(ctx context.Context, user, pass string) (brok
 	case resp.GetRefused() != "":
 		return broker.Principal{}, invalid(errors.New(resp.GetRefused()))
 	}
-	return principalOf(resp.GetIdentity()), nil
+	p := principalOf(resp.GetIdentity())
+	p.Credential = kafkaauth.Grant{APIKey: user}.String() // the key just verified
+	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	return p, nil
 }
 
 func (c *Client) authenticateInternal(cluster, pass string) (broker.Principal, error) {
@@ -170,7 +196,7 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string, ext map[st
 	cluster := ext[sasl.ExtensionLogicalCluster]
 	id, err := c.rules.VerifyToken(ctx, token, cluster)
 	if err == nil {
-		return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, id.Expiry, nil
+		return principalFrom(id), id.Expiry, nil
 	}
 	release, ask := c.askControlPlane(err)
 	if !ask {
@@ -189,14 +215,16 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string, ext map[st
 	case resp.GetRefused() != "":
 		return broker.Principal{}, time.Time{}, invalid(errors.New(resp.GetRefused()))
 	}
-	return principalOf(resp.GetIdentity()), resp.GetIdentity().GetExpireTime().AsTime(), nil
+	p := principalOf(resp.GetIdentity())
+	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	return p, resp.GetIdentity().GetExpireTime().AsTime(), nil
 }
 
 // AuthenticateCertificate implements broker.CertificateAuthenticator.
 func (c *Client) AuthenticateCertificate(ctx context.Context, chain []*x509.Certificate) (broker.Principal, error) {
 	id, err := c.rules.AuthenticateCertificate(ctx, chain)
 	if err == nil {
-		return broker.Principal{Name: id.Principal, Cluster: id.Cluster, Identity: id.Identity}, nil
+		return principalFrom(id), nil
 	}
 	release, ask := c.askControlPlane(err)
 	if !ask {
@@ -219,7 +247,9 @@ func (c *Client) AuthenticateCertificate(ctx context.Context, chain []*x509.Cert
 	case resp.GetRefused() != "":
 		return broker.Principal{}, invalid(errors.New(resp.GetRefused()))
 	}
-	return principalOf(resp.GetIdentity()), nil
+	p := principalOf(resp.GetIdentity())
+	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	return p, nil
 }
 
 // KafkaPolicy implements broker.Policies: principal's role bindings in

@@ -5,9 +5,11 @@
 // persisted snapshot while the control plane is unreachable. Over the
 // snapshot it implements what the broker asks about credentials and
 // permissions (broker.Authenticator, TokenAuthenticator,
-// CertificateAuthenticator, Policies, LimitSource) with the control
-// plane's own rules (controlplane/kafkaauth), asking the control plane
-// once about a credential the snapshot does not know yet. It lives in
+// CertificateAuthenticator, Policies, LimitSource, the check of open
+// sessions against each new snapshot) with the control plane's own rules
+// (controlplane/kafkaauth), asking the control plane once about a
+// credential the snapshot does not know yet, and it carries the broker's
+// metered usage back (usage.Sink). It lives in
 // internal/ because it joins the two sides: the dataplane does not import
 // the control plane.
 package cpwatch
@@ -24,7 +26,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
+	"github.com/affluent-io/affluent/controlplane/brokerconfig"
 	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/controlplane/kafkaauth"
 	bpb "github.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1"
@@ -71,6 +75,12 @@ type Client struct {
 	// fallbacks bounds the checks asked of the control plane at once.
 	fallbacks chan struct{}
 	failures  *failureQueue
+	usage     *usageReporter
+	// vouched are credentials the control plane accepted that the
+	// snapshot lacked (sessions.go).
+	vouched vouched
+	// onSnapshot, when set, is called after each snapshot is served.
+	onSnapshot func()
 
 	mu sync.Mutex // guards updated
 	// updated is closed (and replaced) when current changes.
@@ -104,6 +114,7 @@ func New(opts Options) (*Client, error) {
 	c.keys = credential.NewVerifier(5*time.Minute, 10000)
 	c.rules = kafkaauth.New(directory{c}, c.keys, tokens{c}, opts.Logger)
 	c.failures = newFailureQueue()
+	c.usage = newUsageReporter()
 	if opts.SnapshotPath != "" {
 		snap, err := loadSnapshot(opts.SnapshotPath)
 		switch {
@@ -118,7 +129,11 @@ func New(opts Options) (*Client, error) {
 	}
 	conn, err := grpc.NewClient(opts.Addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(brokerSecret(opts.Secret)))
+		grpc.WithPerRPCCredentials(brokerSecret(opts.Secret)),
+		// A control plane that vanished without closing the connection
+		// is noticed within about 15 s (brokerconfig.ServerOptions).
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: brokerconfig.KeepaliveTime,
+			Timeout: brokerconfig.KeepaliveTimeout, PermitWithoutStream: true}))
 	if err != nil {
 		return nil, fmt.Errorf("control plane client %s: %w", opts.Addr, err)
 	}
@@ -228,6 +243,10 @@ func (c *Client) apply(snap *bpb.BrokerSnapshot) bool {
 	close(c.updated)
 	c.updated = make(chan struct{})
 	c.mu.Unlock()
+	c.vouched.forgetBefore(snap.GetVersion())
+	if c.onSnapshot != nil {
+		c.onSnapshot()
+	}
 	if c.opts.SnapshotPath != "" {
 		if err := saveSnapshot(c.opts.SnapshotPath, snap); err != nil {
 			c.log.Warn("persisting broker config snapshot failed; serving it from memory", "err", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/controlplane/kafkaauth"
 	"github.com/affluent-io/affluent/controlplane/resource"
+	"github.com/affluent-io/affluent/controlplane/store"
 	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/broker"
 	bpb "github.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1"
@@ -142,6 +143,7 @@ type fakeBackend struct {
 	key      string
 	asked    int
 	failures []brokerconfig.AuthFailure
+	usage    []store.UsageRecord
 }
 
 func (f *fakeBackend) VerifyKafkaKey(_ context.Context, key, _ string) (kafkaauth.Identity, error) {
@@ -166,6 +168,13 @@ func (f *fakeBackend) RecordKafkaAuthFailure(a brokerconfig.AuthFailure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures = append(f.failures, a)
+}
+
+func (f *fakeBackend) AddUsage(_ context.Context, records []store.UsageRecord) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.usage = append(f.usage, records...)
+	return nil
 }
 
 // controlPlane serves the broker config service on addr with snapshots

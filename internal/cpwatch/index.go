@@ -31,11 +31,16 @@ type index struct {
 	tokens    *oauth.TokenVerifier // nil without OAuth
 	cas       map[string]resource.CertificateAuthority
 	certPools []resource.CertificatePool
+	// Pools by id, for rechecking sessions (kafkaauth.PoolDirectory);
+	// identityPools holds only those whose provider is in the snapshot.
+	identityPools map[string]resource.IdentityPool
+	certPoolsByID map[string]resource.CertificatePool
 }
 
 var (
-	_ kafkaauth.Directory = (*index)(nil)
-	_ oauth.KeySource     = (*index)(nil)
+	_ kafkaauth.Directory     = (*index)(nil)
+	_ kafkaauth.PoolDirectory = (*index)(nil)
+	_ oauth.KeySource         = (*index)(nil)
 )
 
 // newIndex indexes snap. Parts that do not parse (a provider's JWKS) are
@@ -44,7 +49,9 @@ func newIndex(snap *bpb.BrokerSnapshot, log *slog.Logger) *index {
 	x := &index{snap: snap, clusters: map[string]resource.Cluster{}, limits: map[string]broker.ClusterLimits{},
 		keys: map[string]resource.APIKey{}, bindings: map[[2]string][]authz.Binding{},
 		providers: map[string][]resource.IdentityProvider{}, pools: map[string][]resource.IdentityPool{},
-		jwks: map[string]oauth.JWKS{}, cas: map[string]resource.CertificateAuthority{}}
+		jwks: map[string]oauth.JWKS{}, cas: map[string]resource.CertificateAuthority{},
+		identityPools: map[string]resource.IdentityPool{}, certPoolsByID: map[string]resource.CertificatePool{}}
+	providerIDs := map[string]bool{}
 	for _, c := range snap.GetClusters() {
 		x.clusters[c.GetId()] = resource.Cluster{Meta: resource.Meta{ID: c.GetId(), OrgID: c.GetOrgId()},
 			EnvironmentID: c.GetEnvironmentId(), Phase: c.GetPhase()}
@@ -63,6 +70,7 @@ func newIndex(snap *bpb.BrokerSnapshot, log *slog.Logger) *index {
 		x.bindings[at] = append(x.bindings[at], authz.Binding{Principal: rb.GetPrincipal(), RoleName: rb.GetRoleName(), CRNPattern: rb.GetCrnPattern()})
 	}
 	for _, p := range snap.GetIdentityProviders() {
+		providerIDs[p.GetId()] = true
 		x.providers[p.GetIssuer()] = append(x.providers[p.GetIssuer()], resource.IdentityProvider{
 			Meta: resource.Meta{ID: p.GetId(), OrgID: p.GetOrgId()}, Issuer: p.GetIssuer(), JWKSURI: p.GetJwksUri()})
 		if p.GetJwks() == "" {
@@ -76,17 +84,22 @@ func newIndex(snap *bpb.BrokerSnapshot, log *slog.Logger) *index {
 		x.jwks[p.GetId()] = keys
 	}
 	for _, p := range snap.GetIdentityPools() {
-		x.pools[p.GetProviderId()] = append(x.pools[p.GetProviderId()], resource.IdentityPool{
-			Meta: resource.Meta{ID: p.GetId(), OrgID: p.GetOrgId()}, ProviderID: p.GetProviderId(),
-			IdentityClaim: p.GetIdentityClaim(), Filter: p.GetFilter()})
+		pool := resource.IdentityPool{Meta: resource.Meta{ID: p.GetId(), OrgID: p.GetOrgId()}, ProviderID: p.GetProviderId(),
+			IdentityClaim: p.GetIdentityClaim(), Filter: p.GetFilter()}
+		x.pools[p.GetProviderId()] = append(x.pools[p.GetProviderId()], pool)
+		if providerIDs[p.GetProviderId()] {
+			x.identityPools[p.GetId()] = pool
+		}
 	}
 	for _, ca := range snap.GetCertificateAuthorities() {
 		x.cas[ca.GetId()] = resource.CertificateAuthority{Meta: resource.Meta{ID: ca.GetId(), OrgID: ca.GetOrgId(), Etag: ca.GetEtag()},
 			CertificateChain: ca.GetCertificateChain()}
 	}
 	for _, p := range snap.GetCertificatePools() {
-		x.certPools = append(x.certPools, resource.CertificatePool{Meta: resource.Meta{ID: p.GetId(), OrgID: p.GetOrgId()},
-			CAID: p.GetCaId(), ExternalIdentifier: p.GetExternalIdentifier(), Filter: p.GetFilter(), ClusterID: p.GetClusterId()})
+		pool := resource.CertificatePool{Meta: resource.Meta{ID: p.GetId(), OrgID: p.GetOrgId()},
+			CAID: p.GetCaId(), ExternalIdentifier: p.GetExternalIdentifier(), Filter: p.GetFilter(), ClusterID: p.GetClusterId()}
+		x.certPools = append(x.certPools, pool)
+		x.certPoolsByID[p.GetId()] = pool
 	}
 	if o := snap.GetOauth(); o.GetIssuer() != "" {
 		own, err := oauth.ParseJWKS([]byte(o.GetJwks()))
@@ -115,6 +128,22 @@ func (x *index) APIKey(_ context.Context, id string) (resource.APIKey, error) {
 		return k, notFound("API key", id)
 	}
 	return k, nil
+}
+
+func (x *index) IdentityPool(_ context.Context, id string) (resource.IdentityPool, error) {
+	p, ok := x.identityPools[id]
+	if !ok {
+		return p, notFound("identity pool", id)
+	}
+	return p, nil
+}
+
+func (x *index) CertificatePool(_ context.Context, id string) (resource.CertificatePool, error) {
+	p, ok := x.certPoolsByID[id]
+	if !ok {
+		return p, notFound("certificate pool", id)
+	}
+	return p, nil
 }
 
 func (x *index) BindingsOf(_ context.Context, org, principal string) ([]authz.Binding, error) {

@@ -961,11 +961,16 @@ func (x *CertificatePool) GetClusterId() string {
 
 // KafkaIdentity is who a credential authenticates.
 type KafkaIdentity struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
-	Cluster       string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Identity      string                 `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Principal  string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	Cluster    string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Identity   string                 `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// What the authentication rested on, for the broker to check its open
+	// sessions against newer snapshots: the API key of a key or an own
+	// token, the identity or certificate pool otherwise.
+	ApiKey        string `protobuf:"bytes,5,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Pool          string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1028,6 +1033,20 @@ func (x *KafkaIdentity) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *KafkaIdentity) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+func (x *KafkaIdentity) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
 type VerifyKafkaKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -1083,11 +1102,15 @@ func (x *VerifyKafkaKeyRequest) GetSecret() string {
 // A refused credential is an OK response with `refused` set (the reason,
 // never the credential); errors mean the check itself failed.
 type VerifyKafkaKeyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Identity      *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
-	Refused       string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Identity *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Refused  string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// The version of the newest snapshot published when the check was
+	// made: only a newer snapshot tells that the credential is gone (an
+	// older one may predate it).
+	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *VerifyKafkaKeyResponse) Reset() {
@@ -1132,6 +1155,13 @@ func (x *VerifyKafkaKeyResponse) GetRefused() string {
 		return x.Refused
 	}
 	return ""
+}
+
+func (x *VerifyKafkaKeyResponse) GetSnapshotVersion() uint64 {
+	if x != nil {
+		return x.SnapshotVersion
+	}
+	return 0
 }
 
 type VerifyKafkaTokenRequest struct {
@@ -1187,11 +1217,15 @@ func (x *VerifyKafkaTokenRequest) GetCluster() string {
 }
 
 type VerifyKafkaTokenResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Identity      *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
-	Refused       string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Identity *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Refused  string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// The version of the newest snapshot published when the check was
+	// made: only a newer snapshot tells that the credential is gone (an
+	// older one may predate it).
+	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *VerifyKafkaTokenResponse) Reset() {
@@ -1236,6 +1270,13 @@ func (x *VerifyKafkaTokenResponse) GetRefused() string {
 		return x.Refused
 	}
 	return ""
+}
+
+func (x *VerifyKafkaTokenResponse) GetSnapshotVersion() uint64 {
+	if x != nil {
+		return x.SnapshotVersion
+	}
+	return 0
 }
 
 type AuthenticateKafkaCertificateRequest struct {
@@ -1284,11 +1325,15 @@ func (x *AuthenticateKafkaCertificateRequest) GetChain() [][]byte {
 }
 
 type AuthenticateKafkaCertificateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Identity      *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
-	Refused       string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Identity *KafkaIdentity         `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Refused  string                 `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// The version of the newest snapshot published when the check was
+	// made: only a newer snapshot tells that the credential is gone (an
+	// older one may predate it).
+	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AuthenticateKafkaCertificateResponse) Reset() {
@@ -1333,6 +1378,13 @@ func (x *AuthenticateKafkaCertificateResponse) GetRefused() string {
 		return x.Refused
 	}
 	return ""
+}
+
+func (x *AuthenticateKafkaCertificateResponse) GetSnapshotVersion() uint64 {
+	if x != nil {
+		return x.SnapshotVersion
+	}
+	return 0
 }
 
 type KafkaAuthFailure struct {
@@ -1507,6 +1559,236 @@ func (*RecordKafkaAuthFailuresResponse) Descriptor() ([]byte, []int) {
 	return file_affluent_brokerconfig_v1_broker_config_proto_rawDescGZIP(), []int{21}
 }
 
+// UsageRecord is one broker's usage of one cluster during one hour, by one
+// principal or (principal empty) by all of them (dataplane/usage.Record).
+type UsageRecord struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Cluster   string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Principal string                 `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The start of the UTC hour.
+	Hour   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=hour,proto3" json:"hour,omitempty"`
+	Broker string                 `protobuf:"bytes,4,opt,name=broker,proto3" json:"broker,omitempty"`
+	// Counters: what happened since the broker's previous batch.
+	BytesIn  int64 `protobuf:"varint,5,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut int64 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	Requests int64 `protobuf:"varint,7,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Peaks of the hour: the control plane keeps the larger.
+	Connections   int64 `protobuf:"varint,8,opt,name=connections,proto3" json:"connections,omitempty"`
+	Partitions    int64 `protobuf:"varint,9,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	StoredBytes   int64 `protobuf:"varint,10,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageRecord) Reset() {
+	*x = UsageRecord{}
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageRecord) ProtoMessage() {}
+
+func (x *UsageRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageRecord.ProtoReflect.Descriptor instead.
+func (*UsageRecord) Descriptor() ([]byte, []int) {
+	return file_affluent_brokerconfig_v1_broker_config_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UsageRecord) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetHour() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Hour
+	}
+	return nil
+}
+
+func (x *UsageRecord) GetBroker() string {
+	if x != nil {
+		return x.Broker
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetBytesIn() int64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetPartitions() int64 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetStoredBytes() int64 {
+	if x != nil {
+		return x.StoredBytes
+	}
+	return 0
+}
+
+type ReportUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Random per broker process: sequences restart with it.
+	Incarnation string `protobuf:"bytes,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// Increases with every batch of the incarnation; a batch whose sequence
+	// is not above the last one applied for the incarnation is a retry and
+	// is acknowledged without being applied again.
+	Sequence      uint64         `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Records       []*UsageRecord `protobuf:"bytes,3,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageRequest) Reset() {
+	*x = ReportUsageRequest{}
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageRequest) ProtoMessage() {}
+
+func (x *ReportUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageRequest.ProtoReflect.Descriptor instead.
+func (*ReportUsageRequest) Descriptor() ([]byte, []int) {
+	return file_affluent_brokerconfig_v1_broker_config_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReportUsageRequest) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
+func (x *ReportUsageRequest) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *ReportUsageRequest) GetRecords() []*UsageRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+type ReportUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The batch had been applied already (a retry).
+	Duplicate     bool `protobuf:"varint,1,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUsageResponse) Reset() {
+	*x = ReportUsageResponse{}
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUsageResponse) ProtoMessage() {}
+
+func (x *ReportUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_affluent_brokerconfig_v1_broker_config_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUsageResponse.ProtoReflect.Descriptor instead.
+func (*ReportUsageResponse) Descriptor() ([]byte, []int) {
+	return file_affluent_brokerconfig_v1_broker_config_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReportUsageResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
 var File_affluent_brokerconfig_v1_broker_config_proto protoreflect.FileDescriptor
 
 const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
@@ -1590,30 +1872,35 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\x13external_identifier\x18\x04 \x01(\tR\x12externalIdentifier\x12\x16\n" +
 	"\x06filter\x18\x05 \x01(\tR\x06filter\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x06 \x01(\tR\tclusterId\"\xa0\x01\n" +
+	"cluster_id\x18\x06 \x01(\tR\tclusterId\"\xcd\x01\n" +
 	"\rKafkaIdentity\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\x12\x1a\n" +
 	"\bidentity\x18\x03 \x01(\tR\bidentity\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"A\n" +
+	"expireTime\x12\x17\n" +
+	"\aapi_key\x18\x05 \x01(\tR\x06apiKey\x12\x12\n" +
+	"\x04pool\x18\x06 \x01(\tR\x04pool\"A\n" +
 	"\x15VerifyKafkaKeyRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"w\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa2\x01\n" +
 	"\x16VerifyKafkaKeyResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\tR\arefused\"I\n" +
+	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\"I\n" +
 	"\x17VerifyKafkaTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n" +
-	"\acluster\x18\x02 \x01(\tR\acluster\"y\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\"\xa4\x01\n" +
 	"\x18VerifyKafkaTokenResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\tR\arefused\";\n" +
+	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\";\n" +
 	"#AuthenticateKafkaCertificateRequest\x12\x14\n" +
-	"\x05chain\x18\x01 \x03(\fR\x05chain\"\x85\x01\n" +
+	"\x05chain\x18\x01 \x03(\fR\x05chain\"\xb0\x01\n" +
 	"$AuthenticateKafkaCertificateResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
-	"\arefused\x18\x02 \x01(\tR\arefused\"\xe2\x01\n" +
+	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\"\xe2\x01\n" +
 	"\x10KafkaAuthFailure\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1a\n" +
@@ -1624,13 +1911,34 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\"h\n" +
 	"\x1eRecordKafkaAuthFailuresRequest\x12F\n" +
 	"\bfailures\x18\x01 \x03(\v2*.affluent.brokerconfig.v1.KafkaAuthFailureR\bfailures\"!\n" +
-	"\x1fRecordKafkaAuthFailuresResponse2\xb6\x05\n" +
+	"\x1fRecordKafkaAuthFailuresResponse\"\xc6\x02\n" +
+	"\vUsageRecord\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12.\n" +
+	"\x04hour\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04hour\x12\x16\n" +
+	"\x06broker\x18\x04 \x01(\tR\x06broker\x12\x19\n" +
+	"\bbytes_in\x18\x05 \x01(\x03R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x06 \x01(\x03R\bbytesOut\x12\x1a\n" +
+	"\brequests\x18\a \x01(\x03R\brequests\x12 \n" +
+	"\vconnections\x18\b \x01(\x03R\vconnections\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\t \x01(\x03R\n" +
+	"partitions\x12!\n" +
+	"\fstored_bytes\x18\n" +
+	" \x01(\x03R\vstoredBytes\"\x93\x01\n" +
+	"\x12ReportUsageRequest\x12 \n" +
+	"\vincarnation\x18\x01 \x01(\tR\vincarnation\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12?\n" +
+	"\arecords\x18\x03 \x03(\v2%.affluent.brokerconfig.v1.UsageRecordR\arecords\"3\n" +
+	"\x13ReportUsageResponse\x12\x1c\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate2\xa2\x06\n" +
 	"\x13BrokerConfigService\x12~\n" +
 	"\x11WatchBrokerConfig\x122.affluent.brokerconfig.v1.WatchBrokerConfigRequest\x1a3.affluent.brokerconfig.v1.WatchBrokerConfigResponse0\x01\x12s\n" +
 	"\x0eVerifyKafkaKey\x12/.affluent.brokerconfig.v1.VerifyKafkaKeyRequest\x1a0.affluent.brokerconfig.v1.VerifyKafkaKeyResponse\x12y\n" +
 	"\x10VerifyKafkaToken\x121.affluent.brokerconfig.v1.VerifyKafkaTokenRequest\x1a2.affluent.brokerconfig.v1.VerifyKafkaTokenResponse\x12\x9d\x01\n" +
 	"\x1cAuthenticateKafkaCertificate\x12=.affluent.brokerconfig.v1.AuthenticateKafkaCertificateRequest\x1a>.affluent.brokerconfig.v1.AuthenticateKafkaCertificateResponse\x12\x8e\x01\n" +
-	"\x17RecordKafkaAuthFailures\x128.affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest\x1a9.affluent.brokerconfig.v1.RecordKafkaAuthFailuresResponseB\x89\x02\n" +
+	"\x17RecordKafkaAuthFailures\x128.affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest\x1a9.affluent.brokerconfig.v1.RecordKafkaAuthFailuresResponse\x12j\n" +
+	"\vReportUsage\x12,.affluent.brokerconfig.v1.ReportUsageRequest\x1a-.affluent.brokerconfig.v1.ReportUsageResponseB\x89\x02\n" +
 	"\x1ccom.affluent.brokerconfig.v1B\x11BrokerConfigProtoP\x01ZTgithub.com/affluent-io/affluent/proto/gen/go/affluent/brokerconfig/v1;brokerconfigv1\xa2\x02\x03ABX\xaa\x02\x18Affluent.Brokerconfig.V1\xca\x02\x18Affluent\\Brokerconfig\\V1\xe2\x02$Affluent\\Brokerconfig\\V1\\GPBMetadata\xea\x02\x1aAffluent::Brokerconfig::V1b\x06proto3"
 
 var (
@@ -1645,7 +1953,7 @@ func file_affluent_brokerconfig_v1_broker_config_proto_rawDescGZIP() []byte {
 	return file_affluent_brokerconfig_v1_broker_config_proto_rawDescData
 }
 
-var file_affluent_brokerconfig_v1_broker_config_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_affluent_brokerconfig_v1_broker_config_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_affluent_brokerconfig_v1_broker_config_proto_goTypes = []any{
 	(*WatchBrokerConfigRequest)(nil),             // 0: affluent.brokerconfig.v1.WatchBrokerConfigRequest
 	(*WatchBrokerConfigResponse)(nil),            // 1: affluent.brokerconfig.v1.WatchBrokerConfigResponse
@@ -1669,11 +1977,14 @@ var file_affluent_brokerconfig_v1_broker_config_proto_goTypes = []any{
 	(*KafkaAuthFailure)(nil),                     // 19: affluent.brokerconfig.v1.KafkaAuthFailure
 	(*RecordKafkaAuthFailuresRequest)(nil),       // 20: affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest
 	(*RecordKafkaAuthFailuresResponse)(nil),      // 21: affluent.brokerconfig.v1.RecordKafkaAuthFailuresResponse
-	(*timestamppb.Timestamp)(nil),                // 22: google.protobuf.Timestamp
+	(*UsageRecord)(nil),                          // 22: affluent.brokerconfig.v1.UsageRecord
+	(*ReportUsageRequest)(nil),                   // 23: affluent.brokerconfig.v1.ReportUsageRequest
+	(*ReportUsageResponse)(nil),                  // 24: affluent.brokerconfig.v1.ReportUsageResponse
+	(*timestamppb.Timestamp)(nil),                // 25: google.protobuf.Timestamp
 }
 var file_affluent_brokerconfig_v1_broker_config_proto_depIdxs = []int32{
 	2,  // 0: affluent.brokerconfig.v1.WatchBrokerConfigResponse.snapshot:type_name -> affluent.brokerconfig.v1.BrokerSnapshot
-	22, // 1: affluent.brokerconfig.v1.BrokerSnapshot.create_time:type_name -> google.protobuf.Timestamp
+	25, // 1: affluent.brokerconfig.v1.BrokerSnapshot.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: affluent.brokerconfig.v1.BrokerSnapshot.clusters:type_name -> affluent.brokerconfig.v1.Cluster
 	5,  // 3: affluent.brokerconfig.v1.BrokerSnapshot.api_keys:type_name -> affluent.brokerconfig.v1.ApiKey
 	6,  // 4: affluent.brokerconfig.v1.BrokerSnapshot.role_bindings:type_name -> affluent.brokerconfig.v1.RoleBinding
@@ -1683,27 +1994,31 @@ var file_affluent_brokerconfig_v1_broker_config_proto_depIdxs = []int32{
 	10, // 8: affluent.brokerconfig.v1.BrokerSnapshot.certificate_authorities:type_name -> affluent.brokerconfig.v1.CertificateAuthority
 	11, // 9: affluent.brokerconfig.v1.BrokerSnapshot.certificate_pools:type_name -> affluent.brokerconfig.v1.CertificatePool
 	4,  // 10: affluent.brokerconfig.v1.Cluster.limits:type_name -> affluent.brokerconfig.v1.ClusterLimits
-	22, // 11: affluent.brokerconfig.v1.KafkaIdentity.expire_time:type_name -> google.protobuf.Timestamp
+	25, // 11: affluent.brokerconfig.v1.KafkaIdentity.expire_time:type_name -> google.protobuf.Timestamp
 	12, // 12: affluent.brokerconfig.v1.VerifyKafkaKeyResponse.identity:type_name -> affluent.brokerconfig.v1.KafkaIdentity
 	12, // 13: affluent.brokerconfig.v1.VerifyKafkaTokenResponse.identity:type_name -> affluent.brokerconfig.v1.KafkaIdentity
 	12, // 14: affluent.brokerconfig.v1.AuthenticateKafkaCertificateResponse.identity:type_name -> affluent.brokerconfig.v1.KafkaIdentity
-	22, // 15: affluent.brokerconfig.v1.KafkaAuthFailure.time:type_name -> google.protobuf.Timestamp
+	25, // 15: affluent.brokerconfig.v1.KafkaAuthFailure.time:type_name -> google.protobuf.Timestamp
 	19, // 16: affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest.failures:type_name -> affluent.brokerconfig.v1.KafkaAuthFailure
-	0,  // 17: affluent.brokerconfig.v1.BrokerConfigService.WatchBrokerConfig:input_type -> affluent.brokerconfig.v1.WatchBrokerConfigRequest
-	13, // 18: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaKey:input_type -> affluent.brokerconfig.v1.VerifyKafkaKeyRequest
-	15, // 19: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaToken:input_type -> affluent.brokerconfig.v1.VerifyKafkaTokenRequest
-	17, // 20: affluent.brokerconfig.v1.BrokerConfigService.AuthenticateKafkaCertificate:input_type -> affluent.brokerconfig.v1.AuthenticateKafkaCertificateRequest
-	20, // 21: affluent.brokerconfig.v1.BrokerConfigService.RecordKafkaAuthFailures:input_type -> affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest
-	1,  // 22: affluent.brokerconfig.v1.BrokerConfigService.WatchBrokerConfig:output_type -> affluent.brokerconfig.v1.WatchBrokerConfigResponse
-	14, // 23: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaKey:output_type -> affluent.brokerconfig.v1.VerifyKafkaKeyResponse
-	16, // 24: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaToken:output_type -> affluent.brokerconfig.v1.VerifyKafkaTokenResponse
-	18, // 25: affluent.brokerconfig.v1.BrokerConfigService.AuthenticateKafkaCertificate:output_type -> affluent.brokerconfig.v1.AuthenticateKafkaCertificateResponse
-	21, // 26: affluent.brokerconfig.v1.BrokerConfigService.RecordKafkaAuthFailures:output_type -> affluent.brokerconfig.v1.RecordKafkaAuthFailuresResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	25, // 17: affluent.brokerconfig.v1.UsageRecord.hour:type_name -> google.protobuf.Timestamp
+	22, // 18: affluent.brokerconfig.v1.ReportUsageRequest.records:type_name -> affluent.brokerconfig.v1.UsageRecord
+	0,  // 19: affluent.brokerconfig.v1.BrokerConfigService.WatchBrokerConfig:input_type -> affluent.brokerconfig.v1.WatchBrokerConfigRequest
+	13, // 20: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaKey:input_type -> affluent.brokerconfig.v1.VerifyKafkaKeyRequest
+	15, // 21: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaToken:input_type -> affluent.brokerconfig.v1.VerifyKafkaTokenRequest
+	17, // 22: affluent.brokerconfig.v1.BrokerConfigService.AuthenticateKafkaCertificate:input_type -> affluent.brokerconfig.v1.AuthenticateKafkaCertificateRequest
+	20, // 23: affluent.brokerconfig.v1.BrokerConfigService.RecordKafkaAuthFailures:input_type -> affluent.brokerconfig.v1.RecordKafkaAuthFailuresRequest
+	23, // 24: affluent.brokerconfig.v1.BrokerConfigService.ReportUsage:input_type -> affluent.brokerconfig.v1.ReportUsageRequest
+	1,  // 25: affluent.brokerconfig.v1.BrokerConfigService.WatchBrokerConfig:output_type -> affluent.brokerconfig.v1.WatchBrokerConfigResponse
+	14, // 26: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaKey:output_type -> affluent.brokerconfig.v1.VerifyKafkaKeyResponse
+	16, // 27: affluent.brokerconfig.v1.BrokerConfigService.VerifyKafkaToken:output_type -> affluent.brokerconfig.v1.VerifyKafkaTokenResponse
+	18, // 28: affluent.brokerconfig.v1.BrokerConfigService.AuthenticateKafkaCertificate:output_type -> affluent.brokerconfig.v1.AuthenticateKafkaCertificateResponse
+	21, // 29: affluent.brokerconfig.v1.BrokerConfigService.RecordKafkaAuthFailures:output_type -> affluent.brokerconfig.v1.RecordKafkaAuthFailuresResponse
+	24, // 30: affluent.brokerconfig.v1.BrokerConfigService.ReportUsage:output_type -> affluent.brokerconfig.v1.ReportUsageResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_affluent_brokerconfig_v1_broker_config_proto_init() }
@@ -1717,7 +2032,7 @@ func file_affluent_brokerconfig_v1_broker_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_affluent_brokerconfig_v1_broker_config_proto_rawDesc), len(file_affluent_brokerconfig_v1_broker_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	BrokerConfigService_VerifyKafkaToken_FullMethodName             = "/affluent.brokerconfig.v1.BrokerConfigService/VerifyKafkaToken"
 	BrokerConfigService_AuthenticateKafkaCertificate_FullMethodName = "/affluent.brokerconfig.v1.BrokerConfigService/AuthenticateKafkaCertificate"
 	BrokerConfigService_RecordKafkaAuthFailures_FullMethodName      = "/affluent.brokerconfig.v1.BrokerConfigService/RecordKafkaAuthFailures"
+	BrokerConfigService_ReportUsage_FullMethodName                  = "/affluent.brokerconfig.v1.BrokerConfigService/ReportUsage"
 )
 
 // BrokerConfigServiceClient is the client API for BrokerConfigService service.
@@ -51,6 +52,11 @@ type BrokerConfigServiceClient interface {
 	// RecordKafkaAuthFailures writes failed Kafka authentications to the
 	// audit log (best effort).
 	RecordKafkaAuthFailures(ctx context.Context, in *RecordKafkaAuthFailuresRequest, opts ...grpc.CallOption) (*RecordKafkaAuthFailuresResponse, error)
+	// ReportUsage stores what a broker metered (bytes, requests,
+	// connections, partitions, stored bytes per cluster, principal and
+	// hour). A broker retries a batch whose outcome it does not know with
+	// the same batch id; the control plane applies each batch id once.
+	ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error)
 }
 
 type brokerConfigServiceClient struct {
@@ -120,6 +126,16 @@ func (c *brokerConfigServiceClient) RecordKafkaAuthFailures(ctx context.Context,
 	return out, nil
 }
 
+func (c *brokerConfigServiceClient) ReportUsage(ctx context.Context, in *ReportUsageRequest, opts ...grpc.CallOption) (*ReportUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportUsageResponse)
+	err := c.cc.Invoke(ctx, BrokerConfigService_ReportUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerConfigServiceServer is the server API for BrokerConfigService service.
 // All implementations must embed UnimplementedBrokerConfigServiceServer
 // for forward compatibility.
@@ -145,6 +161,11 @@ type BrokerConfigServiceServer interface {
 	// RecordKafkaAuthFailures writes failed Kafka authentications to the
 	// audit log (best effort).
 	RecordKafkaAuthFailures(context.Context, *RecordKafkaAuthFailuresRequest) (*RecordKafkaAuthFailuresResponse, error)
+	// ReportUsage stores what a broker metered (bytes, requests,
+	// connections, partitions, stored bytes per cluster, principal and
+	// hour). A broker retries a batch whose outcome it does not know with
+	// the same batch id; the control plane applies each batch id once.
+	ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error)
 	mustEmbedUnimplementedBrokerConfigServiceServer()
 }
 
@@ -169,6 +190,9 @@ func (UnimplementedBrokerConfigServiceServer) AuthenticateKafkaCertificate(conte
 }
 func (UnimplementedBrokerConfigServiceServer) RecordKafkaAuthFailures(context.Context, *RecordKafkaAuthFailuresRequest) (*RecordKafkaAuthFailuresResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordKafkaAuthFailures not implemented")
+}
+func (UnimplementedBrokerConfigServiceServer) ReportUsage(context.Context, *ReportUsageRequest) (*ReportUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportUsage not implemented")
 }
 func (UnimplementedBrokerConfigServiceServer) mustEmbedUnimplementedBrokerConfigServiceServer() {}
 func (UnimplementedBrokerConfigServiceServer) testEmbeddedByValue()                             {}
@@ -274,6 +298,24 @@ func _BrokerConfigService_RecordKafkaAuthFailures_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BrokerConfigService_ReportUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerConfigServiceServer).ReportUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokerConfigService_ReportUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerConfigServiceServer).ReportUsage(ctx, req.(*ReportUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BrokerConfigService_ServiceDesc is the grpc.ServiceDesc for BrokerConfigService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -296,6 +338,10 @@ var BrokerConfigService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordKafkaAuthFailures",
 			Handler:    _BrokerConfigService_RecordKafkaAuthFailures_Handler,
+		},
+		{
+			MethodName: "ReportUsage",
+			Handler:    _BrokerConfigService_ReportUsage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
