@@ -75,7 +75,7 @@ var dashboards = []dashboard{
 	},
 	{
 		uid: "affluent-tenant", title: "Affluent / Tenant",
-		description: "One cluster (tenant): its traffic against its limits, its consumer groups, its storage.",
+		description:     "One cluster (tenant): its traffic against its limits, its consumer groups, its storage.",
 		clusterVariable: true,
 		rows: []row{
 			{"Traffic", []panel{
@@ -169,7 +169,7 @@ func (d dashboard) render() object {
 	vars := []any{object{"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus"}}
 	if d.clusterVariable {
 		vars = append(vars, object{"name": "cluster", "label": "Cluster", "type": "query", "datasource": datasource,
-			"query": object{"query": "label_values(affluent_kafka_cluster_bytes_in_total, cluster)", "refId": "cluster"},
+			"query":   object{"query": "label_values(affluent_kafka_cluster_bytes_in_total, cluster)", "refId": "cluster"},
 			"refresh": 2, "sort": 1})
 	}
 	return object{
