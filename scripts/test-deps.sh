@@ -5,7 +5,8 @@ set -euo pipefail
 
 # Debian packages: Kafka clients to test against, PostgreSQL for the
 # production metadata stores.
-packages=(kcat python3-confluent-kafka postgresql jq prometheus)
+packages=(kcat python3-confluent-kafka postgresql jq prometheus
+  libcurl4-openssl-dev libsasl2-dev libzstd-dev liblz4-dev libssl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -66,5 +67,22 @@ if [ ! -f "$schemas/deployment-apps-v1.json" ]; then
     -crd "$crds/monitoring.coreos.com_servicemonitors.yaml" -crd "$crds/monitoring.coreos.com_prometheusrules.yaml" \
     -out "$schemas.tmp"
   rm -rf "$schemas" && mv "$schemas.tmp" "$schemas"
+fi
+# librdkafka with libcurl, for kcat's OAUTHBEARER OIDC token fetching
+# (sasl.oauthbearer.method=oidc): Debian's librdkafka 2.0.2 is built without
+# it. The sources of librdkafka 2.12.0 come bundled in node-rdkafka on the
+# npm registry; Debian's kcat runs against the result by LD_LIBRARY_PATH
+# (internal/app/security_test.go).
+rdkafka_version=2.12.0
+rdkafka_dir="$tools_dir/librdkafka-$rdkafka_version"
+if [ ! -f "$rdkafka_dir/librdkafka.so.1" ]; then
+  echo "test-deps: building librdkafka $rdkafka_version (with libcurl) into $rdkafka_dir"
+  work=$(mktemp -d)
+  (cd "$work" && npm pack --silent node-rdkafka@3.6.1 >/dev/null && tar xzf node-rdkafka-3.6.1.tgz)
+  src="$work/package/deps/librdkafka"
+  grep -q "librdkafka v$rdkafka_version" "$src/CHANGELOG.md" || { echo "test-deps: node-rdkafka 3.6.1 does not bundle librdkafka $rdkafka_version" >&2; exit 1; }
+  (cd "$src" && ./configure --enable-curl --enable-ssl --enable-zstd --enable-lz4-ext >/dev/null && make -j"$(nproc)" libs >/dev/null)
+  mkdir -p "$rdkafka_dir.tmp" && cp "$src/src/librdkafka.so.1" "$rdkafka_dir.tmp/"
+  rm -rf "$rdkafka_dir" "$work" && mv "$rdkafka_dir.tmp" "$rdkafka_dir"
 fi
 echo "test-deps: ok"

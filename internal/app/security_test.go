@@ -212,13 +212,36 @@ func refused(t *testing.T, cl *kgo.Client) error {
 // kcat runs kcat with args and stdin and returns its output.
 func kcat(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
+	return kcatEnv(t, nil, stdin, args...)
+}
+
+// kcatEnv runs kcat with env added to its environment.
+func kcatEnv(t *testing.T, env []string, stdin string, args ...string) (string, error) {
+	t.Helper()
 	bin := testutil.RequireTool(t, "kcat", "kcat")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// librdkafkaWithCurl is the directory of the librdkafka that
+// scripts/test-deps.sh builds with libcurl (for OIDC).
+func librdkafkaWithCurl(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("AFFLUENT_TOOLS_DIR")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "affluent", "tools")
+	}
+	dir = filepath.Join(dir, "librdkafka-2.12.0")
+	if _, err := os.Stat(filepath.Join(dir, "librdkafka.so.1")); err != nil {
+		t.Fatalf("no librdkafka with libcurl in %s: run scripts/test-deps.sh (%v)", dir, err)
+	}
+	return dir
 }
 
 // kcatRoundTrip produces a line with kcat and consumes it back.
@@ -386,17 +409,13 @@ func TestKafkaSecurityAcceptance(t *testing.T) {
 			}
 		})
 		t.Run("OAUTHBEARER oidc", func(t *testing.T) {
-			out, err := kcat(t, "", "-b", e.p.KafkaAddr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER",
+			// Debian's librdkafka 2.0.2 is built without libcurl, which
+			// OIDC token fetching needs; scripts/test-deps.sh builds
+			// librdkafka 2.12.0 with it, and Debian's kcat runs on it.
+			out, err := kcatEnv(t, []string{"LD_LIBRARY_PATH=" + librdkafkaWithCurl(t)}, "", "-b", e.p.KafkaAddr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER",
 				"-X", "sasl.oauthbearer.method=oidc", "-X", "sasl.oauthbearer.client.id="+c.CloudAPIKey,
 				"-X", "sasl.oauthbearer.client.secret="+c.CloudAPISecret, "-X", "sasl.oauthbearer.token.endpoint.url="+c.OAuthTokenEndpoint,
 				"-X", "sasl.oauthbearer.extensions=logicalCluster="+c.ClusterID, "-L", "-t", "secure")
-			if strings.Contains(out, "not supported in this build") {
-				// Debian's librdkafka 2.0.2 is built without libcurl: its
-				// OIDC token fetching does not exist. The same token
-				// endpoint and extension are exercised by franz-go below
-				// and librdkafka's OAUTHBEARER by the Python client.
-				t.Skipf("this kcat cannot fetch OIDC tokens: %s", strings.TrimSpace(out))
-			}
 			if err != nil || !strings.Contains(out, `topic "secure"`) {
 				t.Fatalf("kcat OIDC: %v\n%s", err, out)
 			}
