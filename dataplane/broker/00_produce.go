@@ -136,7 +136,9 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	for i, st := range resp.Topics {
 		for j, sp := range st.Partitions {
 			if sp.ErrorCode == 0 {
-				accepted += int64(len(req.Topics[i].Partitions[j].Records))
+				n := len(req.Topics[i].Partitions[j].Records)
+				accepted += int64(n)
+				b.topics.in(r.cluster(), st.Topic, n)
 			}
 		}
 	}

@@ -111,6 +111,9 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, er
 		}
 	}
 	b.meter.Add(r.cluster(), r.principal.Name, 0, n, 0)
+	for _, p := range parts {
+		b.topics.out(r.cluster(), p.tp.Topic, len(p.out.RecordBatches))
+	}
 	r.throttle = max(r.throttle, b.quotas.recordAndThrottle(quotas, float64(n)))
 	return resp, nil
 }

@@ -278,6 +278,7 @@ type Broker struct {
 	storedBytes  *freshCache[int64] // nil without Config.StorageUsage
 	limitMetrics *limitMetrics
 	requests     *requestMetrics
+	topics       *topicMetrics
 
 	// The meter flushes while the broker serves: started by the first
 	// Serve, stopped (with a last flush) when the last one returns.
@@ -304,6 +305,7 @@ func New(cfg Config) (*Broker, error) {
 	b.initAuth()
 	b.initLimits()
 	b.requests = newRequestMetrics(b.cfg.Metrics)
+	b.topics = newTopicMetrics(b.cfg.Metrics)
 	return b, nil
 }
 

@@ -274,6 +274,8 @@ func TestTelemetry(t *testing.T) {
 		{"affluent_kafka_request_duration_seconds", map[string]string{"api": "Fetch"}, func(v float64) bool { return v >= 1 }, ">= 1 observation"},
 		{"affluent_kafka_cluster_bytes_in_total", cluster, func(v float64) bool { return v >= produced && v < 2*produced }, fmt.Sprintf("between %.0f and twice that", produced)},
 		{"affluent_kafka_cluster_bytes_out_total", cluster, func(v float64) bool { return v >= produced }, fmt.Sprintf(">= %.0f", produced)},
+		{"affluent_kafka_topic_bytes_in_total", map[string]string{"cluster": creds.ClusterID, "topic": topic}, func(v float64) bool { return v >= produced && v < 2*produced }, fmt.Sprintf("between %.0f and twice that", produced)},
+		{"affluent_kafka_topic_bytes_out_total", map[string]string{"cluster": creds.ClusterID, "topic": topic}, func(v float64) bool { return v >= produced }, fmt.Sprintf(">= %.0f", produced)},
 		{"affluent_kafka_cluster_partitions", cluster, func(v float64) bool { return v == 3 }, "3 (the topic's)"},
 		{"affluent_kafka_cluster_stored_bytes", cluster, func(v float64) bool { return v >= produced }, fmt.Sprintf(">= %.0f", produced)},
 		{"affluent_kafka_consumer_group_lag", map[string]string{"cluster": creds.ClusterID, "group": "dashboards", "topic": topic}, func(v float64) bool { return v == 0 }, "0 after the commit"},

@@ -86,6 +86,10 @@ var dashboards = []dashboard{
 				{title: "Connections", unit: "short", width: 8, queries: []query{q(`sum(affluent_kafka_cluster_connections{cluster="$cluster"})`, "connections")}},
 				{title: "Partitions", unit: "short", width: 8, queries: []query{q(`max(affluent_kafka_cluster_partitions{cluster="$cluster"})`, "partitions")}},
 			}},
+			{"Topics", []panel{
+				{title: "Bytes in by topic", unit: "Bps", width: 12, queries: []query{q(`sum by (topic) (rate(affluent_kafka_topic_bytes_in_total{cluster="$cluster"}[5m]))`, "{{topic}}")}},
+				{title: "Bytes out by topic", unit: "Bps", width: 12, queries: []query{q(`sum by (topic) (rate(affluent_kafka_topic_bytes_out_total{cluster="$cluster"}[5m]))`, "{{topic}}")}},
+			}},
 			{"Consumers and storage", []panel{
 				{title: "Consumer group lag", unit: "short", width: 12, queries: []query{q(`sum by (group) (max by (group, topic) (affluent_kafka_consumer_group_lag{cluster="$cluster"}))`, "{{group}}")}},
 				{title: "Stored bytes", unit: "bytes", width: 12, queries: []query{q(`max(affluent_kafka_cluster_stored_bytes{cluster="$cluster"})`, "stored")}},
