@@ -1,9 +1,9 @@
 package broker
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // authMetrics count authentications on the Kafka listeners. Labels are
@@ -38,25 +38,12 @@ func newAuthMetrics(reg prometheus.Registerer) *authMetrics {
 		}, []string{"listener"}),
 	}
 	if reg != nil {
-		m.successes = registerCollector(reg, m.successes)
-		m.failures = registerCollector(reg, m.failures)
-		m.reauths = registerCollector(reg, m.reauths)
-		m.expiries = registerCollector(reg, m.expiries)
+		m.successes = promreg.Shared(reg, m.successes)
+		m.failures = promreg.Shared(reg, m.failures)
+		m.reauths = promreg.Shared(reg, m.reauths)
+		m.expiries = promreg.Shared(reg, m.expiries)
 	}
 	return m
-}
-
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash between our own metrics: a bug
-	}
-	return c
 }
 
 func (m *authMetrics) success(listener, mechanism string, reauth bool) {

@@ -42,6 +42,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/affluent-io/affluent/dataplane/usage"
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // ClusterLimits are the limits of one cluster (from its plan, changed
@@ -256,9 +257,9 @@ func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 		}, []string{"cluster", "limit"}),
 	}
 	if reg != nil {
-		m.throttled = registerCollector(reg, m.throttled)
-		m.throttle = registerCollector(reg, m.throttle)
-		m.refusals = registerCollector(reg, m.refusals)
+		m.throttled = promreg.Shared(reg, m.throttled)
+		m.throttle = promreg.Shared(reg, m.throttle)
+		m.refusals = promreg.Shared(reg, m.refusals)
 	}
 	return m
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // requestMetrics count the broker's Kafka requests by API, the error codes
@@ -49,21 +51,9 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 		byKey: map[int16]apiMetrics{},
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.errors, m.duration} {
-			if err := reg.Register(c); err != nil {
-				// Brokers of one process (tests) share the series.
-				if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-					switch c {
-					case m.requests:
-						m.requests = are.ExistingCollector.(*prometheus.CounterVec)
-					case m.errors:
-						m.errors = are.ExistingCollector.(*prometheus.CounterVec)
-					case m.duration:
-						m.duration = are.ExistingCollector.(*prometheus.HistogramVec)
-					}
-				}
-			}
-		}
+		m.requests = promreg.Shared(reg, m.requests)
+		m.errors = promreg.Shared(reg, m.errors)
+		m.duration = promreg.Shared(reg, m.duration)
 	}
 	for key := range apis {
 		name := kmsg.NameForKey(key)

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // topicMetrics count record bytes produced to and fetched from each topic
@@ -36,8 +38,8 @@ func newTopicMetrics(reg prometheus.Registerer) *topicMetrics {
 		seen: map[[2]string]bool{},
 	}
 	if reg != nil {
-		m.bytesIn = registerCollector(reg, m.bytesIn)
-		m.bytesOut = registerCollector(reg, m.bytesOut)
+		m.bytesIn = promreg.Shared(reg, m.bytesIn)
+		m.bytesOut = promreg.Shared(reg, m.bytesOut)
 	}
 	return m
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // DefaultFlushInterval is how often a Meter flushes to its Sink.
@@ -318,29 +320,14 @@ func newMeterMetrics(reg prometheus.Registerer) *meterMetrics {
 		}, []string{"cluster"}),
 	}
 	if reg != nil {
-		m.bytesIn = register(reg, m.bytesIn)
-		m.bytesOut = register(reg, m.bytesOut)
-		m.requests = register(reg, m.requests)
-		m.conns = register(reg, m.conns)
-		m.partitions = register(reg, m.partitions)
-		m.storedBytes = register(reg, m.storedBytes)
+		m.bytesIn = promreg.Shared(reg, m.bytesIn)
+		m.bytesOut = promreg.Shared(reg, m.bytesOut)
+		m.requests = promreg.Shared(reg, m.requests)
+		m.conns = promreg.Shared(reg, m.conns)
+		m.partitions = promreg.Shared(reg, m.partitions)
+		m.storedBytes = promreg.Shared(reg, m.storedBytes)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (brokers sharing a registry share the metrics).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash between our own metrics: a bug
-	}
-	return c
 }
 
 func (m *meterMetrics) add(cluster string, in, out, requests int64) {

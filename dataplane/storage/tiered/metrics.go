@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/affluent-io/affluent/internal/promreg"
 )
 
 // storeMetrics are the engine's Prometheus metrics, all named
@@ -131,22 +133,22 @@ func newStoreMetrics(reg prometheus.Registerer) *storeMetrics {
 		}, []string{"cache"}),
 	}
 	if reg != nil {
-		m.objectDuration = registerCollector(reg, m.objectDuration)
-		m.objectErrors = registerCollector(reg, m.objectErrors)
-		m.txDuration = registerCollector(reg, m.txDuration)
-		m.walBufferBytes = registerCollector(reg, m.walBufferBytes)
-		m.walPendingObjs = registerCollector(reg, m.walPendingObjs)
-		m.walPendingBytes = registerCollector(reg, m.walPendingBytes)
-		m.compactionLag = registerCollector(reg, m.compactionLag)
-		m.passes = registerCollector(reg, m.passes)
-		m.passDuration = registerCollector(reg, m.passDuration)
-		m.segmentsWritten = registerCollector(reg, m.segmentsWritten)
-		m.bytesWritten = registerCollector(reg, m.bytesWritten)
-		m.recordsRemoved = registerCollector(reg, m.recordsRemoved)
-		m.conflicts = registerCollector(reg, m.conflicts)
-		m.gcDeleted = registerCollector(reg, m.gcDeleted)
-		m.cacheHits = registerCollector(reg, m.cacheHits)
-		m.cacheMisses = registerCollector(reg, m.cacheMisses)
+		m.objectDuration = promreg.Shared(reg, m.objectDuration)
+		m.objectErrors = promreg.Shared(reg, m.objectErrors)
+		m.txDuration = promreg.Shared(reg, m.txDuration)
+		m.walBufferBytes = promreg.Shared(reg, m.walBufferBytes)
+		m.walPendingObjs = promreg.Shared(reg, m.walPendingObjs)
+		m.walPendingBytes = promreg.Shared(reg, m.walPendingBytes)
+		m.compactionLag = promreg.Shared(reg, m.compactionLag)
+		m.passes = promreg.Shared(reg, m.passes)
+		m.passDuration = promreg.Shared(reg, m.passDuration)
+		m.segmentsWritten = promreg.Shared(reg, m.segmentsWritten)
+		m.bytesWritten = promreg.Shared(reg, m.bytesWritten)
+		m.recordsRemoved = promreg.Shared(reg, m.recordsRemoved)
+		m.conflicts = promreg.Shared(reg, m.conflicts)
+		m.gcDeleted = promreg.Shared(reg, m.gcDeleted)
+		m.cacheHits = promreg.Shared(reg, m.cacheHits)
+		m.cacheMisses = promreg.Shared(reg, m.cacheMisses)
 	}
 	// Every labelled series exists from the start, at zero, so that rates
 	// and alerts see them before the first event.
@@ -169,21 +171,6 @@ func newStoreMetrics(reg prometheus.Registerer) *storeMetrics {
 		m.misses[c] = m.cacheMisses.WithLabelValues(c)
 	}
 	return m
-}
-
-// registerCollector registers c, or returns the collector of the same
-// description already registered (another store on the same registry).
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a name clash between our own metrics: a bug
-	}
-	return c
 }
 
 // cacheLookup counts a lookup in cache.
