@@ -114,6 +114,8 @@ type ControlPlane struct {
 	rules      *kafkaauth.Rules
 	brokerPub  *brokerconfig.Publisher
 	brokerSvc  *brokerconfig.Service
+	// providerKeys are identity providers' JWKS for brokers (brokers.go).
+	providerKeys *providerKeys
 	// rpcMetrics count and time every RPC (grpc_server_*), of both the
 	// network server and the in-process one the gateway calls.
 	rpcMetrics *grpcprom.ServerMetrics
@@ -235,6 +237,9 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		audit.New(guard, st),
 	}
 	cp.brokerPub = brokerconfig.NewPublisher(cp.brokerSnapshot, st.Commits, opts.BrokerConfigResync, opts.Logger)
+	if cp.tokens != nil {
+		cp.providerKeys = newProviderKeys(cp.tokens.ProviderJWKS, cp.brokerPub.Notify, opts.Logger)
+	}
 	st.OnCommit(cp.brokerPub.Notify)
 	cp.brokerSvc = brokerconfig.New(cp.brokerPub, brokerBackend{cp}, opts.BrokerSecret, opts.Logger)
 	cp.register = func(s grpc.ServiceRegistrar) {
@@ -304,7 +309,11 @@ func (cp *ControlPlane) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 // ServeGRPC serves the gRPC API on lis until ctx ends, then stops
 // gracefully (at most 5s).
 func (cp *ControlPlane) ServeGRPC(ctx context.Context, lis net.Listener) error {
-	s := cp.NewGRPCServer()
+	// Brokers' watches never end on their own: they are ended first, so
+	// that the graceful stop waits for API calls only.
+	stopping, stopWatches := context.WithCancel(context.Background())
+	defer stopWatches()
+	s := cp.NewGRPCServer(brokerconfig.EndWatchesWith(stopping))
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(lis) }()
 	select {
@@ -312,6 +321,7 @@ func (cp *ControlPlane) ServeGRPC(ctx context.Context, lis net.Listener) error {
 		return fmt.Errorf("grpc server: %w", err)
 	case <-ctx.Done():
 	}
+	stopWatches()
 	stopped := make(chan struct{})
 	go func() { s.GracefulStop(); close(stopped) }()
 	select {
@@ -387,6 +397,7 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	wg.Go(func() { cp.brokerPub.Run(ctx) })
 	if cp.tokens != nil {
 		wg.Go(func() { _ = cp.tokens.Run(ctx) })
+		wg.Go(func() { cp.providerKeys.run(ctx) })
 	}
 	return cp.reconciler.Run(ctx)
 }

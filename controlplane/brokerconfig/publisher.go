@@ -135,6 +135,15 @@ func (p *Publisher) Run(ctx context.Context) {
 
 // publish makes snap current if it differs from the current one, with a
 // version above it, and records that writes up to seq are in it.
+//
+// Ordering across control-plane replicas rests on snap's StoreSequence
+// (the shared database's write count the build read at), not on the
+// version: each replica's versions come from its own clock, and a broker
+// moving from one replica to another must neither take an older state
+// (a snapshot from before a revocation) nor refuse a newer one because
+// the other replica's clock runs behind. When only the sequence moved
+// (writes brokers do not see) the current snapshot stays, with its older
+// sequence: its content is also the state at the newer one.
 func (p *Publisher) publish(snap *bpb.BrokerSnapshot, seq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -159,10 +168,12 @@ func (p *Publisher) publish(snap *bpb.BrokerSnapshot, seq uint64) {
 	}
 }
 
-// sameContent compares two snapshots but for their version and time.
+// sameContent compares two snapshots but for their version, time and
+// store sequence.
 func sameContent(a, b *bpb.BrokerSnapshot) bool {
 	ac, bc := proto.CloneOf(a), proto.CloneOf(b)
 	ac.Version, bc.Version = 0, 0
 	ac.CreateTime, bc.CreateTime = nil, nil
+	ac.StoreSequence, bc.StoreSequence = 0, 0
 	return proto.Equal(ac, bc)
 }

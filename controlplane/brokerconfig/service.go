@@ -40,6 +40,9 @@ type Backend interface {
 	VerifyKafkaToken(ctx context.Context, token, cluster string) (kafkaauth.Identity, error)
 	AuthenticateKafkaCertificate(ctx context.Context, chain []*x509.Certificate) (kafkaauth.Identity, error)
 	RecordKafkaAuthFailure(AuthFailure)
+	// WriteSequence is the shared database's count of configuration
+	// writes (store.Store.WriteSequence): what snapshots are ordered by.
+	WriteSequence(ctx context.Context) (uint64, error)
 	// UsageStore takes the usage brokers report (ReportUsage).
 	UsageStore
 }
@@ -119,8 +122,39 @@ func (s *Service) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.St
 	return handler(srv, ss)
 }
 
+// ErrShuttingDown ends the watches of a server that is stopping
+// (EndWatchesWith).
+var ErrShuttingDown = errors.New("control plane shutting down")
+
+// EndWatchesWith is a server option that ends the server's watches when
+// stop ends, with Unavailable, so that brokers reconnect (to another
+// replica) at once. A watch never ends on its own: without this, a
+// graceful stop waits for them until it gives up and cuts the API calls
+// still in flight as well.
+func EndWatchesWith(stop context.Context) grpc.ServerOption {
+	return grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if !strings.HasPrefix(info.FullMethod, MethodPrefix) {
+			return handler(srv, ss)
+		}
+		ctx, cancel := context.WithCancelCause(ss.Context())
+		defer cancel(nil)
+		unregister := context.AfterFunc(stop, func() { cancel(ErrShuttingDown) })
+		defer unregister()
+		return handler(srv, stoppableStream{ServerStream: ss, ctx: ctx})
+	})
+}
+
+// stoppableStream is a server stream whose context also ends with the
+// server (EndWatchesWith).
+type stoppableStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s stoppableStream) Context() context.Context { return s.ctx }
+
 // WatchBrokerConfig sends the newest snapshot at once, then each newer
-// one, until the broker goes away.
+// one, until the broker goes away or the server stops.
 func (s *Service) WatchBrokerConfig(req *bpb.WatchBrokerConfigRequest, stream grpc.ServerStreamingServer[bpb.WatchBrokerConfigResponse]) error {
 	ctx := stream.Context()
 	s.log.Info("broker watching config", "broker", req.GetBrokerId(), "known_version", req.GetKnownVersion())
@@ -136,6 +170,9 @@ func (s *Service) WatchBrokerConfig(req *bpb.WatchBrokerConfigRequest, stream gr
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), ErrShuttingDown) {
+				return status.Error(codes.Unavailable, ErrShuttingDown.Error())
+			}
 			return nil
 		case <-changed:
 		}
@@ -147,6 +184,16 @@ func (s *Service) WatchBrokerConfig(req *bpb.WatchBrokerConfigRequest, stream gr
 func (s *Service) publishedVersion() uint64 {
 	snap, _ := s.pub.Latest()
 	return snap.GetVersion()
+}
+
+// writeSequence is the shared database's write sequence read after a
+// check accepted a credential (see the responses' store_sequence).
+func (s *Service) writeSequence(ctx context.Context) (uint64, error) {
+	seq, err := s.backend.WriteSequence(ctx)
+	if err != nil {
+		return 0, status.Errorf(codes.Unavailable, "check failed: %v", err)
+	}
+	return seq, nil
 }
 
 // refusedOr turns a refusal into an answer and keeps other errors.
@@ -176,7 +223,11 @@ func (s *Service) VerifyKafkaKey(ctx context.Context, req *bpb.VerifyKafkaKeyReq
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidKey)
 		return &bpb.VerifyKafkaKeyResponse{Refused: refused}, err
 	}
-	return &bpb.VerifyKafkaKeyResponse{Identity: identity(id), SnapshotVersion: published}, nil
+	seq, err := s.writeSequence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &bpb.VerifyKafkaKeyResponse{Identity: identity(id), SnapshotVersion: published, StoreSequence: seq}, nil
 }
 
 // VerifyKafkaToken checks a token the broker's snapshot cannot decide.
@@ -187,7 +238,11 @@ func (s *Service) VerifyKafkaToken(ctx context.Context, req *bpb.VerifyKafkaToke
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidToken)
 		return &bpb.VerifyKafkaTokenResponse{Refused: refused}, err
 	}
-	return &bpb.VerifyKafkaTokenResponse{Identity: identity(id), SnapshotVersion: published}, nil
+	seq, err := s.writeSequence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &bpb.VerifyKafkaTokenResponse{Identity: identity(id), SnapshotVersion: published, StoreSequence: seq}, nil
 }
 
 // AuthenticateKafkaCertificate maps a chain no pool of the broker's
@@ -210,7 +265,11 @@ func (s *Service) AuthenticateKafkaCertificate(ctx context.Context, req *bpb.Aut
 		refused, err := refusedOr(err, kafkaauth.ErrInvalidCertificate)
 		return &bpb.AuthenticateKafkaCertificateResponse{Refused: refused}, err
 	}
-	return &bpb.AuthenticateKafkaCertificateResponse{Identity: identity(id), SnapshotVersion: published}, nil
+	seq, err := s.writeSequence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &bpb.AuthenticateKafkaCertificateResponse{Identity: identity(id), SnapshotVersion: published, StoreSequence: seq}, nil
 }
 
 // maxFailuresPerCall bounds one report; brokers batch and drop beyond.
@@ -244,9 +303,16 @@ const (
 	KeepaliveTimeout = 5 * time.Second
 )
 
+// MaxSnapshotBytes bounds one snapshot message on the wire, both ways
+// (the client's receive limit in internal/cpwatch). gRPC's default 4 MiB
+// is about 10,000 API keys with their bindings; a broker refused a
+// snapshot would reconnect forever serving a stale one.
+const MaxSnapshotBytes = 256 << 20
+
 // ServerOptions are the gRPC server options the brokers' watch needs.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.MaxSendMsgSize(MaxSnapshotBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveTime / 2, PermitWithoutStream: true}),
 	}

@@ -153,6 +153,32 @@ func refusal(kind error, unknown bool, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", kind, msg)
 }
 
+// uncheckedKey is VerifyKey's refusal of an unknown key: no secret was
+// checked (SpendUnknownKeyCheck).
+type uncheckedKey struct{ error }
+
+func (u uncheckedKey) Unwrap() error { return u.error }
+
+// unknownKeyHash is the hash of a secret nobody knows, with the costs of
+// every key's hash (credential.DefaultParams).
+var unknownKeyHash = sync.OnceValue(func() string {
+	return credential.Hash(credential.NewSecret(), credential.DefaultParams)
+})
+
+// SpendUnknownKeyCheck makes VerifyKey's refusal err of an unknown key
+// cost what the refusal of a known key with a wrong secret costs — one
+// argon2id check, against a hash no secret matches — so that how long a
+// refusal takes does not tell which keys exist. It reports whether it
+// checked; a caller about to ask someone who does it (a broker asking the
+// control plane) skips it.
+func SpendUnknownKeyCheck(err error, secret string) bool {
+	if _, unchecked := errors.AsType[uncheckedKey](err); !unchecked {
+		return false
+	}
+	_, _ = credential.Verify(unknownKeyHash(), secret)
+	return true
+}
+
 // VerifyKey checks a Kafka API key and secret (SASL/PLAIN username and
 // password): the key must exist with that secret, belong to a cluster
 // (not be a cloud key) of its organization, and that cluster must be
@@ -163,7 +189,7 @@ func (r *Rules) VerifyKey(ctx context.Context, key, secret string) (Identity, er
 	}
 	k, err := r.dir.APIKey(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return Identity{}, refusal(ErrInvalidKey, true, "unknown API key %s", key)
+		return Identity{}, uncheckedKey{refusal(ErrInvalidKey, true, "unknown API key %s", key)}
 	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("look up API key %s: %w", key, err)

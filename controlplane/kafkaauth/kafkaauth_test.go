@@ -202,6 +202,11 @@ func TestVerifyKey(t *testing.T) {
 			if errors.Is(err, kafkaauth.ErrUnknown) != tc.unknown {
 				t.Errorf("%v: unknown %v, want %v", err, !tc.unknown, tc.unknown)
 			}
+			// Only an unknown key's refusal checked no secret: it is the
+			// one that must spend a check to cost what the others do.
+			if spent := kafkaauth.SpendUnknownKeyCheck(err, tc.secret); spent != tc.unknown {
+				t.Errorf("%v: SpendUnknownKeyCheck checked %v, want %v", err, spent, tc.unknown)
+			}
 			if strings.Contains(err.Error(), f.kafkaSecret) || (tc.secret != "" && strings.Contains(err.Error(), tc.secret)) {
 				t.Errorf("the refusal holds the secret: %v", err)
 			}

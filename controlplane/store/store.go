@@ -140,6 +140,13 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	// Last, so the row lock is held only for the commit: concurrent
+	// writers queue on it briefly, and a write and its sequence number
+	// become visible together (write_sequence).
+	if _, err := tx.ExecContext(ctx, "UPDATE write_sequence SET value = value + 1 WHERE id = 1"); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("bump write sequence: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return s.classify(fmt.Errorf("commit: %w", err))
 	}

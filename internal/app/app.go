@@ -7,7 +7,9 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,8 +25,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/gateway"
 	"github.com/affluent-io/affluent/internal/config"
@@ -167,10 +171,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	// only deleted after Run starts, by then it is.
 	dropper := &lateDropper{}
 	if runsCP {
-		internal, err := newInternalCredential()
-		if err != nil {
-			return err
-		}
+		internal := internalCredentialOf(secret)
 		// Without a broker in the process, the control plane reaches the
 		// brokers at the configured Kafka address, as clients do.
 		admins := &clusterAdmins{internal: internal, addr: advertised(cfg.Kafka.AdvertisedAddr, cmp.Or(p.KafkaAddr, cfg.Kafka.Addr))}
@@ -221,6 +222,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			Secret:       secret,
 			SnapshotPath: filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
 			BrokerID:     advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
+			Metrics:      p.registry,
 			Logger:       log.With("component", "cpwatch"),
 		})
 		if err != nil {
@@ -461,4 +463,38 @@ func brokerSecret(cfg config.Config, create bool, log *slog.Logger) (string, err
 	}
 	log.Info("made the broker secret; give it to brokers in other processes", "file", path)
 	return secret, nil
+}
+
+// internalCredential lets the control plane act on any cluster through
+// the Kafka Admin API (user cpwatch.InternalUserPrefix+<cluster>, acting
+// as cpwatch.InternalPrincipal). Brokers get only its argon2id hash, in
+// their config snapshot.
+type internalCredential struct {
+	secret string
+}
+
+// internalCredentialOf derives the internal credential from the broker
+// secret: every control-plane replica of a deployment shares the broker
+// secret, so they derive the same credential, and any of them reaches
+// the brokers that watch another (a random one per process failed SASL
+// there). It hides nothing from brokers, which hold the broker secret.
+func internalCredentialOf(brokerSecret string) internalCredential {
+	mac := hmac.New(sha256.New, []byte(brokerSecret))
+	mac.Write([]byte("affluent internal admin credential v1"))
+	return internalCredential{secret: base64.RawURLEncoding.EncodeToString(mac.Sum(nil))}
+}
+
+// hash is the verifier brokers check the secret against: argon2id
+// (credential.DefaultParams, in credential's PHC form) with a salt derived
+// from the secret, so that every replica publishes the same hash and
+// replicas' snapshots do not differ by a salt (a broker moving between
+// them would take each as new). A salt derived from the secret is safe
+// here: salts defeat precomputed guesses at low-entropy secrets, and this
+// one is 256 bits of HMAC output.
+func (c internalCredential) hash() string {
+	p := credential.DefaultParams
+	salt := sha256.Sum256([]byte("affluent internal admin credential salt v1\x00" + c.secret))
+	sum := argon2.IDKey([]byte(c.secret), salt[:16], p.Time, p.Memory, p.Threads, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt[:16]), base64.RawStdEncoding.EncodeToString(sum))
 }

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
-	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/dataplane/acl"
 	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/dataplane/credstore"
@@ -202,25 +199,7 @@ func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	return errors.Join(errs...)
 }
 
-// internalCredential lets the control plane act on any cluster through
-// the Kafka Admin API (user cpwatch.InternalUserPrefix+<cluster>, acting
-// as cpwatch.InternalPrincipal). The secret is random per control plane
-// process and never leaves it: brokers get its argon2id hash in their
-// config snapshot.
-type internalCredential struct {
-	secret string
-}
-
-func newInternalCredential() (internalCredential, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return internalCredential{}, err
-	}
-	return internalCredential{secret: base64.RawURLEncoding.EncodeToString(b)}, nil
-}
-
-// hash is the verifier brokers check the secret against.
-func (c internalCredential) hash() string { return credential.Hash(c.secret, credential.DefaultParams) }
+// internalCredential is in app.go.
 
 // adminDropper deletes a cluster's data through the brokers' Kafka Admin
 // API with the internal credential: how a control plane without a broker

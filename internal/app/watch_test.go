@@ -3,11 +3,17 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -25,6 +32,7 @@ import (
 	"github.com/affluent-io/affluent/controlplane/resource"
 	"github.com/affluent-io/affluent/internal/app"
 	"github.com/affluent-io/affluent/internal/config"
+	"github.com/affluent-io/affluent/internal/cpwatch"
 )
 
 // brokerProcessEnv, in the environment of this test binary re-executed,
@@ -37,7 +45,9 @@ const brokerReady = "AFFLUENT_BROKER_READY "
 
 type brokerProcessSpec struct {
 	DataDir, KafkaAddr, ControlPlaneAddr string
-	MaxReauth                            time.Duration
+	// MTLSAddr, when set, is a listener requiring client certificates.
+	MTLSAddr  string
+	MaxReauth time.Duration
 }
 
 func init() {
@@ -63,6 +73,7 @@ func serveBrokerProcess(raw string) int {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Kafka.Addr = spec.KafkaAddr
 	cfg.Kafka.MaxReauth = spec.MaxReauth
+	cfg.Kafka.MTLSAddr = spec.MTLSAddr
 	cfg.ControlPlane.Addr = spec.ControlPlaneAddr
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "broker process config:", err)
@@ -407,4 +418,270 @@ func TestBrokerProcessWatchesControlPlane(t *testing.T) {
 			t.Errorf("the restarted broker did not say it serves its persisted snapshot:\n%s", restarted.logs.String())
 		}
 	})
+}
+
+// controlPlaneRun is a control plane (with its gateway) running app.Run in
+// this process.
+type controlPlaneRun struct {
+	p    *app.Process
+	cfg  config.Config
+	logs *lockedBuffer
+}
+
+// runControlPlane runs cfg's roles until the test ends.
+func runControlPlane(t *testing.T, cfg config.Config, dev bool) *controlPlaneRun {
+	t.Helper()
+	logs := &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	ready := make(chan *app.Process, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, app.Options{Config: cfg, Dev: dev,
+			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			Ready:  func(p *app.Process) { ready <- p }})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("control plane Run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("control plane %s logs:\n%s", cfg.Storage.DataDir, logs.String())
+		}
+	})
+	select {
+	case p := <-ready:
+		return &controlPlaneRun{p: p, cfg: cfg, logs: logs}
+	case err := <-done:
+		done <- err
+		t.Fatalf("control plane exited: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("control plane not ready after 60s")
+	}
+	return nil
+}
+
+// handledCalls is how many calls of the brokers' service method the
+// control plane at base has answered (its gRPC server metrics).
+func handledCalls(t *testing.T, base, method string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	total := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "grpc_server_handled_total{") && strings.Contains(line, `grpc_method="`+method+`"`) &&
+			strings.Contains(line, `grpc_code="OK"`) {
+			var n float64
+			if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n); err == nil {
+				total += int(n)
+			}
+		}
+	}
+	return total
+}
+
+// TestControlPlaneReplicas runs two control planes over one database (as
+// the production chart's two replicas) and a broker process watching the
+// first:
+//   - the second reaches the broker with the internal admin credential
+//     (each made its own random one, refused by brokers watching the other);
+//   - credentials made through the second, which the first's snapshot lacks
+//     until it resyncs — an OAuth token of a new key, a client certificate
+//     of a new pool — are accepted by the broker asking the first;
+//   - a cluster deleted through the API loses its topics, groups, ACLs and
+//     client quotas on the broker in the other process.
+func TestControlPlaneReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	kafkaAddr := freeAddr(t)
+	var cfg config.Config
+	cfg.SetDefaults()
+	cfg.Roles = config.RoleControlPlane + "," + config.RoleGateway
+	cfg.Storage.DataDir = t.TempDir()
+	cfg.HTTP.Addr, cfg.GRPC.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Kafka.Addr = kafkaAddr
+	first := runControlPlane(t, cfg, true)
+	c := first.p.Credentials
+	e1 := &devEnv{p: first.p, creds: c, dir: cfg.Storage.DataDir, base: "http://" + first.p.HTTPAddr, logs: first.logs}
+	secretFile := filepath.Join(cfg.Storage.DataDir, app.BrokerSecretFile)
+	raw, err := os.ReadFile(secretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerSecret := strings.TrimSpace(string(raw))
+
+	second := cfg
+	second.Storage.DataDir = t.TempDir()
+	second.Storage.ControlPlaneURL = "sqlite://" + filepath.Join(cfg.Storage.DataDir, "controlplane.db")
+	second.ControlPlane.BrokerSecretFile = secretFile
+	replica := runControlPlane(t, second, false)
+	e2 := &devEnv{p: replica.p, creds: c, dir: second.Storage.DataDir, base: "http://" + replica.p.HTTPAddr, logs: replica.logs}
+
+	spec := brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: kafkaAddr, MTLSAddr: freeAddr(t), ControlPlaneAddr: first.p.GRPCAddr}
+	startBrokerProcess(t, spec, brokerSecret)
+	ctx := context.Background()
+
+	topicsPath := "/v1/environments/" + c.EnvironmentID + "/clusters/" + c.ClusterID + "/topics"
+	t.Run("admin calls through either replica", func(t *testing.T) {
+		e1.mustREST(t, "POST", topicsPath, map[string]any{"name": "via-first", "partitions_count": 1})
+		e2.mustREST(t, "POST", topicsPath, map[string]any{"name": "via-second", "partitions_count": 1})
+		listed := e2.mustREST(t, "GET", topicsPath, nil)
+		if got := fmt.Sprint(listed); !strings.Contains(got, "via-first") || !strings.Contains(got, "via-second") {
+			t.Errorf("topics listed through the second replica: %v", got)
+		}
+	})
+
+	// fellBack runs try with a credential made through the second replica
+	// and checks that the broker asked the first about it (method); when
+	// the first resynced before the broker was asked, it tries again with
+	// a new credential.
+	fellBack := func(t *testing.T, method string, try func(t *testing.T, attempt int)) {
+		t.Helper()
+		for attempt := range 3 {
+			before := handledCalls(t, e1.base, method)
+			try(t, attempt)
+			if t.Failed() || handledCalls(t, e1.base, method) > before {
+				return
+			}
+			t.Logf("attempt %d: the first replica resynced before the broker asked it; again", attempt)
+		}
+		t.Fatalf("the broker never asked the control plane (%s) about a credential newer than its snapshot", method)
+	}
+
+	devKey := e1.mustREST(t, "GET", "/v1/api-keys/"+c.KafkaAPIKey, nil)
+	t.Run("OAuth token newer than the snapshot", func(t *testing.T) {
+		fellBack(t, "VerifyKafkaToken", func(t *testing.T, attempt int) {
+			k := e2.mustREST(t, "POST", "/v1/api-keys", map[string]any{"display_name": fmt.Sprintf("late-%d", attempt),
+				"owner": devKey["owner"], "resource": c.ClusterID})
+			token := e1.fetchToken(t, k["id"].(string), k["secret"].(string))
+			cl := kgoClient(t, kgo.SeedBrokers(kafkaAddr),
+				kgo.SASL(oauth.Auth{Token: token, Extensions: map[string]string{"logicalCluster": c.ClusterID}}.AsMechanism()))
+			if err := produceOnce(cl, "via-second", "token"); err != nil {
+				t.Errorf("produce with a token of a key made through the other replica: %v", err)
+			}
+		})
+	})
+
+	t.Run("client certificate newer than the snapshot", func(t *testing.T) {
+		clientCA := newPKI(t, "Late clients")
+		roots := x509.NewCertPool()
+		caPEM, err := os.ReadFile(filepath.Join(spec.DataDir, "tls", "ca.pem"))
+		if err != nil || !roots.AppendCertsFromPEM(caPEM) {
+			t.Fatalf("the broker's TLS CA: %v", err)
+		}
+		fellBack(t, "AuthenticateKafkaCertificate", func(t *testing.T, attempt int) {
+			cn := fmt.Sprintf("late-%d", attempt)
+			ca := e2.mustREST(t, "POST", "/v1/certificate-authorities", map[string]any{"display_name": cn, "certificate_chain": clientCA.pem})
+			e2.mustREST(t, "POST", "/v1/certificate-authorities/"+ca["id"].(string)+"/certificate-pools", map[string]any{
+				"display_name": cn, "external_identifier": "CN", "filter": `certificate.CN == "` + cn + `"`, "cluster": c.ClusterID})
+			cert, _, _ := clientCA.client(t, cn)
+			cl := kgoClient(t, kgo.SeedBrokers(spec.MTLSAddr),
+				kgo.DialTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}))
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := cl.Ping(pctx); err != nil {
+				t.Errorf("a certificate of a pool made through the other replica: %v", err)
+			}
+		})
+	})
+
+	t.Run("cluster deleted", func(t *testing.T) {
+		tc := newTenantCluster(t, e1, "doomed", nil)
+		adm := admin(t, kafkaAddr, tc)
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, "doomed-topic"); err != nil {
+			t.Fatalf("create topic: %v", err)
+		}
+		var offsets kadm.Offsets
+		offsets.Add(kadm.Offset{Topic: "doomed-topic", Partition: 0, At: 0})
+		if _, err := adm.CommitOffsets(ctx, "doomed-group", offsets); err != nil {
+			t.Fatalf("commit offsets: %v", err)
+		}
+		if res, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:someone").Topics("doomed-topic").Operations(kadm.OpRead)); err != nil || res[0].Err != nil {
+			t.Fatalf("create ACL: %v %+v", err, res)
+		}
+		client := "doomed-client"
+		if _, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+			Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &client}},
+			Ops:    []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1024}}}}); err != nil {
+			t.Fatalf("alter client quotas: %v", err)
+		}
+		// What the cluster holds, as the control plane's internal
+		// credential sees it; it outlives the cluster.
+		internal := internalAdmin(t, kafkaAddr, brokerSecret, tc.id)
+		held := clusterContents(t, internal)
+		if held.topics == 0 || held.groups == 0 || held.acls == 0 || held.quotas == 0 {
+			t.Fatalf("before the delete, the cluster holds %+v; want some of each", held)
+		}
+
+		e1.mustREST(t, "DELETE", tc.path, nil)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			status, _ := e1.rest(t, "GET", tc.path, nil)
+			if status == http.StatusNotFound {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster %s still there 30s after its delete (%d)", tc.id, status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// A fresh connection: nothing cached from before the delete.
+		after := internalAdmin(t, kafkaAddr, brokerSecret, tc.id)
+		if left := clusterContents(t, after); left != (contents{}) {
+			t.Errorf("after the delete, the broker process still holds %+v of cluster %s", left, tc.id)
+		}
+		if err := refused(t, plainClient(t, kafkaAddr, tc.key, tc.secret)); err == nil {
+			t.Error("the deleted cluster's key still gets in")
+		}
+	})
+}
+
+// internalAdmin is a Kafka admin client of cluster acting as the control
+// plane: the internal credential derives from the broker secret
+// (internal/app.internalCredentialOf), as every replica derives it.
+func internalAdmin(t *testing.T, addr, brokerSecret, cluster string) *kadm.Client {
+	mac := hmac.New(sha256.New, []byte(brokerSecret))
+	mac.Write([]byte("affluent internal admin credential v1"))
+	secret := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return kadm.NewClient(kgoClient(t, kgo.SeedBrokers(addr),
+		kgo.SASL(plain.Auth{User: cpwatch.InternalUserPrefix + cluster, Pass: secret}.AsMechanism())))
+}
+
+// contents counts what a cluster holds on the brokers.
+type contents struct{ topics, groups, acls, quotas int }
+
+func clusterContents(t *testing.T, adm *kadm.Client) contents {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out contents
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatalf("list topics: %v", err)
+	}
+	out.topics = len(topics.Names())
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("list groups: %v", err)
+	}
+	out.groups = len(groups.Groups())
+	acls, err := adm.DescribeACLs(ctx, kadm.NewACLs().AnyResource().ResourcePatternType(kadm.ACLPatternAny).Operations(kadm.OpAny).
+		Allow().AllowHosts().Deny().DenyHosts())
+	if err != nil {
+		t.Fatalf("describe ACLs: %v", err)
+	}
+	for _, r := range acls {
+		out.acls += len(r.Described)
+	}
+	quotas, err := adm.DescribeClientQuotas(ctx, false, []kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: 2}})
+	if err != nil {
+		t.Fatalf("describe client quotas: %v", err)
+	}
+	out.quotas = len(quotas)
+	return out
 }

@@ -157,6 +157,8 @@ func (c *Client) AuthenticatePlain(ctx context.Context, user, pass string) (brok
 	}
 	release, ask := c.askControlPlane(err)
 	if !ask {
+		// The control plane, when asked, spends it on its side.
+		kafkaauth.SpendUnknownKeyCheck(err, pass)
 		if errors.Is(err, kafkaauth.ErrInvalidKey) {
 			return broker.Principal{}, invalid(err)
 		}
@@ -174,7 +176,7 @@ func (c *Client) AuthenticatePlain(ctx context.Context, user, pass string) (brok
 	}
 	p := principalOf(resp.GetIdentity())
 	p.Credential = kafkaauth.Grant{APIKey: user}.String() // the key just verified
-	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	c.vouched.add(p.Credential, resp.GetStoreSequence())
 	return p, nil
 }
 
@@ -216,7 +218,7 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string, ext map[st
 		return broker.Principal{}, time.Time{}, invalid(errors.New(resp.GetRefused()))
 	}
 	p := principalOf(resp.GetIdentity())
-	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	c.vouched.add(p.Credential, resp.GetStoreSequence())
 	return p, resp.GetIdentity().GetExpireTime().AsTime(), nil
 }
 
@@ -248,7 +250,7 @@ func (c *Client) AuthenticateCertificate(ctx context.Context, chain []*x509.Cert
 		return broker.Principal{}, invalid(errors.New(resp.GetRefused()))
 	}
 	p := principalOf(resp.GetIdentity())
-	c.vouched.add(p.Credential, resp.GetSnapshotVersion())
+	c.vouched.add(p.Credential, resp.GetStoreSequence())
 	return p, nil
 }
 

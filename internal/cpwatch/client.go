@@ -24,9 +24,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/affluent-io/affluent/controlplane/brokerconfig"
 	"github.com/affluent-io/affluent/controlplane/credential"
@@ -53,7 +56,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// FallbackTimeout bounds a check asked of the control plane (default 3s).
 	FallbackTimeout time.Duration
-	Logger          *slog.Logger
+	// Metrics registers the watch's metrics (nil: unexported).
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
 }
 
 // Client keeps the newest snapshot and answers the broker from it.
@@ -81,6 +86,9 @@ type Client struct {
 	vouched vouched
 	// onSnapshot, when set, is called after each snapshot is served.
 	onSnapshot func()
+	// snapshotBytes and appliedAt describe the snapshot served (metrics).
+	snapshotBytes atomic.Int64
+	appliedAt     atomic.Int64 // Unix nanoseconds; 0: none applied by this process
 
 	mu sync.Mutex // guards updated
 	// updated is closed (and replaced) when current changes.
@@ -123,6 +131,7 @@ func New(opts Options) (*Client, error) {
 			return nil, err
 		default:
 			c.current.Store(newIndex(snap, c.log))
+			c.snapshotBytes.Store(int64(proto.Size(snap)))
 			c.log.Info("serving persisted broker config until the control plane answers", "version", snap.GetVersion(),
 				"created", snap.GetCreateTime().AsTime())
 		}
@@ -130,6 +139,9 @@ func New(opts Options) (*Client, error) {
 	conn, err := grpc.NewClient(opts.Addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(brokerSecret(opts.Secret)),
+		// A snapshot is the whole state: tens of thousands of keys and
+		// bindings exceed gRPC's default 4 MiB.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(brokerconfig.MaxSnapshotBytes)),
 		// A control plane that vanished without closing the connection
 		// is noticed within about 15 s (brokerconfig.ServerOptions).
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: brokerconfig.KeepaliveTime,
@@ -138,6 +150,12 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("control plane client %s: %w", opts.Addr, err)
 	}
 	c.conn, c.rpc = conn, bpb.NewBrokerConfigServiceClient(conn)
+	if opts.Metrics != nil {
+		if err := c.registerMetrics(opts.Metrics); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -218,32 +236,54 @@ func (c *Client) watch(ctx context.Context) (delivered bool, err error) {
 			return delivered, err
 		}
 		if !delivered {
-			c.log.Info("control plane config watch connected", "addr", c.opts.Addr, "version", resp.GetSnapshot().GetVersion())
+			c.log.Info("control plane config watch connected", "addr", c.opts.Addr, "version", resp.GetSnapshot().GetVersion(),
+				"store_sequence", resp.GetSnapshot().GetStoreSequence())
 		}
-		delivered = true
 		c.connected.Store(true)
-		c.apply(resp.GetSnapshot())
+		c.apply(resp.GetSnapshot(), !delivered)
+		delivered = true
 	}
 }
 
-// apply serves snap if it is newer than the snapshot held, and persists
-// it. An older or equal version (a reordered or repeated message) is
-// ignored, so what is served never goes back.
-func (c *Client) apply(snap *bpb.BrokerSnapshot) bool {
+// apply serves snap unless it is older than the snapshot held, and
+// persists it; first says snap is the first of a new stream.
+//
+// Snapshots are ordered by store sequence first: the write count of the
+// database every control-plane replica shares, so one of a lower
+// sequence is the state before writes the held one has (a replica that
+// has not rebuilt since a revocation) and is ignored, whichever replica
+// sent either. Versions are each replica's own clock and only order the
+// snapshots of one stream (one replica); at an equal sequence the first
+// snapshot of a new stream is taken whatever its version, as the replica
+// now watched holds the same writes (its versions may run behind the
+// other's clock), and so is a restarted broker's first after its
+// persisted one. The database's sequence never goes back, so the control
+// plane's current snapshot is never refused in favour of a persisted one.
+func (c *Client) apply(snap *bpb.BrokerSnapshot, first bool) bool {
 	if snap == nil || snap.GetVersion() == 0 {
 		return false
 	}
-	if cur := c.current.Load(); cur != nil && snap.GetVersion() <= cur.snap.GetVersion() {
-		c.log.Debug("broker config snapshot not newer than the one served; ignored", "version", snap.GetVersion(),
-			"served", cur.snap.GetVersion())
-		return false
+	if cur := c.current.Load(); cur != nil {
+		held := cur.snap
+		switch {
+		case snap.GetStoreSequence() < held.GetStoreSequence():
+			c.log.Info("broker config snapshot older than the one served (a control-plane replica behind); ignored",
+				"store_sequence", snap.GetStoreSequence(), "served_store_sequence", held.GetStoreSequence())
+			return false
+		case snap.GetStoreSequence() == held.GetStoreSequence() && !first && snap.GetVersion() <= held.GetVersion():
+			c.log.Debug("broker config snapshot not newer than the one served; ignored", "version", snap.GetVersion(),
+				"served", held.GetVersion())
+			return false
+		}
 	}
 	c.current.Store(newIndex(snap, c.log))
+	c.snapshotBytes.Store(int64(proto.Size(snap)))
+	c.appliedAt.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	close(c.updated)
 	c.updated = make(chan struct{})
 	c.mu.Unlock()
-	c.vouched.forgetBefore(snap.GetVersion())
+	c.vouched.forgetBefore(snap.GetStoreSequence())
 	if c.onSnapshot != nil {
 		c.onSnapshot()
 	}

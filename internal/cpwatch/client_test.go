@@ -36,10 +36,11 @@ type tenant struct {
 	snap        *bpb.BrokerSnapshot
 }
 
-func newTenant(version uint64) tenant {
+// newTenant's snapshot has version and store sequence seq.
+func newTenant(seq uint64) tenant {
 	key, secret := credential.NewKey(), credential.NewSecret()
 	return tenant{key: key, secret: secret, snap: &bpb.BrokerSnapshot{
-		Version:  version,
+		Version: seq, StoreSequence: seq,
 		Clusters: []*bpb.Cluster{{Id: "lkc-a", OrgId: "org", EnvironmentId: "env-a", Phase: resource.PhaseRunning, Limits: &bpb.ClusterLimits{MaxConnections: 7}}},
 		ApiKeys:  []*bpb.ApiKey{{Id: key, OrgId: "org", Owner: "sa-a", Resource: "lkc-a", SecretHash: credential.Hash(secret, cheap)}},
 		RoleBindings: []*bpb.RoleBinding{{Id: "rb-a", OrgId: "org", Principal: "User:sa-a", RoleName: "DeveloperRead",
@@ -114,11 +115,15 @@ func TestVersionsOnlyMoveForward(t *testing.T) {
 	}
 	defer c.Close()
 	newer, older := newTenant(20), newTenant(10)
-	if !c.apply(newer.snap) {
+	if !c.apply(newer.snap, true) {
 		t.Fatal("first snapshot not applied")
 	}
-	if c.apply(older.snap) || c.apply(newTenant(20).snap) {
+	if c.apply(older.snap, false) || c.apply(newTenant(20).snap, false) {
 		t.Error("an older or equal version was applied")
+	}
+	// Nor from another stream (another replica) behind in writes.
+	if c.apply(older.snap, true) {
+		t.Error("the first snapshot of a stream older in store sequence was applied")
 	}
 	if c.Version() != 20 {
 		t.Errorf("version %d, want 20", c.Version())
@@ -169,6 +174,8 @@ func (f *fakeBackend) RecordKafkaAuthFailure(a brokerconfig.AuthFailure) {
 	defer f.mu.Unlock()
 	f.failures = append(f.failures, a)
 }
+
+func (f *fakeBackend) WriteSequence(context.Context) (uint64, error) { return 0, nil }
 
 func (f *fakeBackend) AddUsage(_ context.Context, records []store.UsageRecord) error {
 	f.mu.Lock()

@@ -10,16 +10,17 @@ import (
 )
 
 // vouched are the credentials the control plane accepted for this broker
-// while its snapshot did not hold them yet, with the version of the newest
-// snapshot published at the time. A snapshot up to that version may
-// predate the credential, so its absence there revokes nothing; only a
-// newer snapshot, built after the check, tells it is gone.
+// while its snapshot did not hold them yet, with the shared database's
+// write sequence read after the check. A snapshot of a lower store
+// sequence may predate the credential, so its absence there revokes
+// nothing; only a snapshot read at that sequence or later, whichever
+// control-plane replica built it, tells it is gone.
 type vouched struct {
 	mu     sync.Mutex        // guards grants
-	grants map[string]uint64 // kafkaauth.Grant string → snapshot version
+	grants map[string]uint64 // kafkaauth.Grant string → store sequence
 }
 
-func (v *vouched) add(grant string, version uint64) {
+func (v *vouched) add(grant string, seq uint64) {
 	if grant == "" {
 		return
 	}
@@ -28,24 +29,25 @@ func (v *vouched) add(grant string, version uint64) {
 	if v.grants == nil {
 		v.grants = map[string]uint64{}
 	}
-	v.grants[grant] = max(v.grants[grant], version)
+	v.grants[grant] = max(v.grants[grant], seq)
 }
 
-// covers reports whether grant's absence from the snapshot of version
-// served may be the snapshot's age.
+// covers reports whether grant's absence from the snapshot of store
+// sequence served may be the snapshot's age.
 func (v *vouched) covers(grant string, served uint64) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	at, ok := v.grants[grant]
-	return ok && at >= served
+	return ok && at > served
 }
 
-// forgetBefore drops the grants a snapshot of version served settles.
+// forgetBefore drops the grants a snapshot of store sequence served
+// settles.
 func (v *vouched) forgetBefore(served uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for g, at := range v.grants {
-		if at < served {
+		if at <= served {
 			delete(v.grants, g)
 		}
 	}
@@ -75,7 +77,7 @@ func (c *Client) CheckSession(p broker.Principal) error {
 	case !errors.Is(err, kafkaauth.ErrRevoked):
 		c.log.Debug("open session not checked", "principal", p.Name, "cluster", p.Cluster, "err", err)
 		return nil
-	case c.vouched.covers(p.Credential, x.snap.GetVersion()):
+	case c.vouched.covers(p.Credential, x.snap.GetStoreSequence()):
 		return nil
 	}
 	return err

@@ -20,7 +20,7 @@ func TestCheckSession(t *testing.T) {
 	var checks int
 	c.OnSnapshot(func() { checks++ })
 	first := newTenant(10)
-	c.apply(first.snap)
+	c.apply(first.snap, true)
 	session := broker.Principal{Name: "User:sa-a", Cluster: "lkc-a", Credential: kafkaauth.Grant{APIKey: first.key}.String()}
 	if err := c.CheckSession(session); err != nil {
 		t.Fatalf("session of a key in the snapshot: %v", err)
@@ -29,16 +29,17 @@ func TestCheckSession(t *testing.T) {
 		t.Errorf("the control plane's own session: %v", err)
 	}
 
-	// A key the snapshot lacks, vouched for by the control plane when its
-	// newest snapshot was version 20: snapshots up to 20 may predate it.
+	// A key the snapshot lacks, vouched for by the control plane when the
+	// database's write sequence was 21: snapshots read before may predate
+	// it.
 	late := broker.Principal{Name: "User:sa-new", Cluster: "lkc-a", Credential: kafkaauth.Grant{APIKey: "LATEKEY"}.String()}
-	c.vouched.add(late.Credential, 20)
-	c.apply(newTenant(20).snap)
+	c.vouched.add(late.Credential, 21)
+	c.apply(newTenant(20).snap, false)
 	if err := c.CheckSession(late); err != nil {
 		t.Errorf("vouched key, snapshot 20: %v", err)
 	}
 	second := newTenant(21)
-	c.apply(second.snap)
+	c.apply(second.snap, false)
 	if err := c.CheckSession(late); !errors.Is(err, kafkaauth.ErrRevoked) {
 		t.Errorf("vouched key absent from snapshot 21: %v, want revoked", err)
 	}
@@ -49,7 +50,7 @@ func TestCheckSession(t *testing.T) {
 	// The cluster stops running.
 	stopped := newTenant(22)
 	stopped.snap.Clusters[0].Phase = "DELETING"
-	c.apply(stopped.snap)
+	c.apply(stopped.snap, false)
 	p := broker.Principal{Name: "User:sa-a", Cluster: "lkc-a", Credential: kafkaauth.Grant{APIKey: stopped.key}.String()}
 	if err := c.CheckSession(p); !errors.Is(err, kafkaauth.ErrRevoked) {
 		t.Errorf("cluster being deleted: %v, want revoked", err)

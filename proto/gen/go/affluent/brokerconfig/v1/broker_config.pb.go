@@ -124,8 +124,10 @@ func (x *WatchBrokerConfigResponse) GetSnapshot() *BrokerSnapshot {
 // it holds with the newest snapshot it receives.
 type BrokerSnapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Increases with every snapshot the control plane publishes (hybrid
-	// clock: nanoseconds since the epoch, or the previous version plus one).
+	// Increases with every snapshot one control-plane process publishes
+	// (hybrid clock: nanoseconds since the epoch, or the previous version
+	// plus one). It names a snapshot; it does not order the snapshots of
+	// different control-plane replicas (store_sequence does).
 	Version                uint64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	CreateTime             *timestamppb.Timestamp  `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	Clusters               []*Cluster              `protobuf:"bytes,3,rep,name=clusters,proto3" json:"clusters,omitempty"`
@@ -138,8 +140,14 @@ type BrokerSnapshot struct {
 	CertificatePools       []*CertificatePool      `protobuf:"bytes,10,rep,name=certificate_pools,json=certificatePools,proto3" json:"certificate_pools,omitempty"`
 	// The argon2id PHC hash of the control plane's internal Kafka credential.
 	InternalCredentialHash string `protobuf:"bytes,11,opt,name=internal_credential_hash,json=internalCredentialHash,proto3" json:"internal_credential_hash,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The number of configuration writes committed to the control plane's
+	// shared database when the snapshot was read: the snapshot holds
+	// exactly their result. Every replica reads the same database, so a
+	// broker never replaces a snapshot with one of a lower store_sequence,
+	// whichever replica sent either (0: a control plane from before it).
+	StoreSequence uint64 `protobuf:"varint,12,opt,name=store_sequence,json=storeSequence,proto3" json:"store_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BrokerSnapshot) Reset() {
@@ -247,6 +255,13 @@ func (x *BrokerSnapshot) GetInternalCredentialHash() string {
 		return x.InternalCredentialHash
 	}
 	return ""
+}
+
+func (x *BrokerSnapshot) GetStoreSequence() uint64 {
+	if x != nil {
+		return x.StoreSequence
+	}
+	return 0
 }
 
 type Cluster struct {
@@ -1109,8 +1124,12 @@ type VerifyKafkaKeyResponse struct {
 	// made: only a newer snapshot tells that the credential is gone (an
 	// older one may predate it).
 	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The shared database's write sequence read after the check: a snapshot
+	// of this store_sequence or above was read after the credential was
+	// accepted, so the credential's absence from it is a revocation.
+	StoreSequence uint64 `protobuf:"varint,4,opt,name=store_sequence,json=storeSequence,proto3" json:"store_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyKafkaKeyResponse) Reset() {
@@ -1160,6 +1179,13 @@ func (x *VerifyKafkaKeyResponse) GetRefused() string {
 func (x *VerifyKafkaKeyResponse) GetSnapshotVersion() uint64 {
 	if x != nil {
 		return x.SnapshotVersion
+	}
+	return 0
+}
+
+func (x *VerifyKafkaKeyResponse) GetStoreSequence() uint64 {
+	if x != nil {
+		return x.StoreSequence
 	}
 	return 0
 }
@@ -1224,8 +1250,12 @@ type VerifyKafkaTokenResponse struct {
 	// made: only a newer snapshot tells that the credential is gone (an
 	// older one may predate it).
 	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The shared database's write sequence read after the check: a snapshot
+	// of this store_sequence or above was read after the credential was
+	// accepted, so the credential's absence from it is a revocation.
+	StoreSequence uint64 `protobuf:"varint,4,opt,name=store_sequence,json=storeSequence,proto3" json:"store_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyKafkaTokenResponse) Reset() {
@@ -1275,6 +1305,13 @@ func (x *VerifyKafkaTokenResponse) GetRefused() string {
 func (x *VerifyKafkaTokenResponse) GetSnapshotVersion() uint64 {
 	if x != nil {
 		return x.SnapshotVersion
+	}
+	return 0
+}
+
+func (x *VerifyKafkaTokenResponse) GetStoreSequence() uint64 {
+	if x != nil {
+		return x.StoreSequence
 	}
 	return 0
 }
@@ -1332,8 +1369,12 @@ type AuthenticateKafkaCertificateResponse struct {
 	// made: only a newer snapshot tells that the credential is gone (an
 	// older one may predate it).
 	SnapshotVersion uint64 `protobuf:"varint,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The shared database's write sequence read after the check: a snapshot
+	// of this store_sequence or above was read after the credential was
+	// accepted, so the credential's absence from it is a revocation.
+	StoreSequence uint64 `protobuf:"varint,4,opt,name=store_sequence,json=storeSequence,proto3" json:"store_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateKafkaCertificateResponse) Reset() {
@@ -1383,6 +1424,13 @@ func (x *AuthenticateKafkaCertificateResponse) GetRefused() string {
 func (x *AuthenticateKafkaCertificateResponse) GetSnapshotVersion() uint64 {
 	if x != nil {
 		return x.SnapshotVersion
+	}
+	return 0
+}
+
+func (x *AuthenticateKafkaCertificateResponse) GetStoreSequence() uint64 {
+	if x != nil {
+		return x.StoreSequence
 	}
 	return 0
 }
@@ -1798,7 +1846,7 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\rknown_version\x18\x01 \x01(\x04R\fknownVersion\x12\x1b\n" +
 	"\tbroker_id\x18\x02 \x01(\tR\bbrokerId\"a\n" +
 	"\x19WatchBrokerConfigResponse\x12D\n" +
-	"\bsnapshot\x18\x01 \x01(\v2(.affluent.brokerconfig.v1.BrokerSnapshotR\bsnapshot\"\x8b\x06\n" +
+	"\bsnapshot\x18\x01 \x01(\v2(.affluent.brokerconfig.v1.BrokerSnapshotR\bsnapshot\"\xb2\x06\n" +
 	"\x0eBrokerSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1812,7 +1860,8 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\x17certificate_authorities\x18\t \x03(\v2..affluent.brokerconfig.v1.CertificateAuthorityR\x16certificateAuthorities\x12V\n" +
 	"\x11certificate_pools\x18\n" +
 	" \x03(\v2).affluent.brokerconfig.v1.CertificatePoolR\x10certificatePools\x128\n" +
-	"\x18internal_credential_hash\x18\v \x01(\tR\x16internalCredentialHash\"\xcb\x01\n" +
+	"\x18internal_credential_hash\x18\v \x01(\tR\x16internalCredentialHash\x12%\n" +
+	"\x0estore_sequence\x18\f \x01(\x04R\rstoreSequence\"\xcb\x01\n" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12%\n" +
@@ -1883,24 +1932,27 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\x04pool\x18\x06 \x01(\tR\x04pool\"A\n" +
 	"\x15VerifyKafkaKeyRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa2\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xc9\x01\n" +
 	"\x16VerifyKafkaKeyResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
-	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\"I\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\x12%\n" +
+	"\x0estore_sequence\x18\x04 \x01(\x04R\rstoreSequence\"I\n" +
 	"\x17VerifyKafkaTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n" +
-	"\acluster\x18\x02 \x01(\tR\acluster\"\xa4\x01\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\"\xcb\x01\n" +
 	"\x18VerifyKafkaTokenResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
-	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\";\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\x12%\n" +
+	"\x0estore_sequence\x18\x04 \x01(\x04R\rstoreSequence\";\n" +
 	"#AuthenticateKafkaCertificateRequest\x12\x14\n" +
-	"\x05chain\x18\x01 \x03(\fR\x05chain\"\xb0\x01\n" +
+	"\x05chain\x18\x01 \x03(\fR\x05chain\"\xd7\x01\n" +
 	"$AuthenticateKafkaCertificateResponse\x12C\n" +
 	"\bidentity\x18\x01 \x01(\v2'.affluent.brokerconfig.v1.KafkaIdentityR\bidentity\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12)\n" +
-	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\"\xe2\x01\n" +
+	"\x10snapshot_version\x18\x03 \x01(\x04R\x0fsnapshotVersion\x12%\n" +
+	"\x0estore_sequence\x18\x04 \x01(\x04R\rstoreSequence\"\xe2\x01\n" +
 	"\x10KafkaAuthFailure\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1a\n" +
