@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
@@ -56,6 +57,9 @@ type partitionState struct {
 	logStart int64
 	next     int64      // high watermark
 	recent   []chunkRef // contiguous, ascending; may start after logStart
+	// confirmed is when next and logStart were last the DB's (a load, a
+	// commit of ours, a refresh: sharedtail.go).
+	confirmed time.Time
 }
 
 // covers reports whether recent holds the chunk with offset. Caller holds mu.
@@ -100,6 +104,7 @@ func (ps *partitionState) applyCommit(next, logStart int64, chunks []chunkRef) {
 	}
 	ps.next = max(ps.next, next)
 	ps.advanceStart(logStart)
+	ps.confirmed = time.Now()
 	if len(ps.recent) > 2*maxRecentChunks {
 		ps.recent = append([]chunkRef(nil), ps.recent[len(ps.recent)-maxRecentChunks:]...)
 	}
@@ -173,6 +178,7 @@ func (s *Store) partition(ctx context.Context, k partitionKey) (*partitionState,
 		return nil, fmt.Errorf("load partition %s/%d: %w", k.topicID, k.partition, err)
 	}
 	ps.loaded = true
+	ps.confirmed = time.Now()
 	return ps, nil
 }
 

@@ -68,6 +68,14 @@ func (s *Store) Read(ctx context.Context, tp storage.TopicPartition, offset int6
 		return storage.ReadResult{}, err
 	}
 	ps.mu.Lock()
+	if (offset < ps.logStart || offset > ps.next) && s.shared() {
+		// Another broker may have moved the log on: ask the DB before
+		// answering out of range (sharedtail.go).
+		if _, err := s.reload(ctx, k, ps); err != nil {
+			ps.mu.Unlock()
+			return storage.ReadResult{}, err
+		}
+	}
 	logStart, next := ps.logStart, ps.next
 	ps.mu.Unlock()
 	res := storage.ReadResult{HighWatermark: next, LastStableOffset: next, LogStartOffset: logStart}
@@ -267,7 +275,7 @@ func (s *Store) Offsets(ctx context.Context, tp storage.TopicPartition) (start, 
 	if err != nil {
 		return 0, 0, err
 	}
-	ps, err := s.partition(ctx, k)
+	ps, err := s.freshPartition(ctx, k, sharedPollInterval)
 	if err != nil {
 		return 0, 0, err
 	}

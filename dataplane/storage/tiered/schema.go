@@ -147,4 +147,21 @@ var migrations = []migration{
 			quota_value TEXT NOT NULL,
 			PRIMARY KEY (cluster, user_kind, user_name, client_kind, client_name, quota_key))`,
 	}},
+	{version: 4, statements: []string{
+		// Broker membership (members.go): one heartbeated lease per live
+		// broker. owner is the broker's stable identity (kept in its data
+		// directory), incarnation is random per process, so a restarted
+		// broker takes its own id back at once. Times are the DB's clock.
+		`CREATE TABLE broker_leases (
+			node_id INTEGER PRIMARY KEY,
+			owner TEXT NOT NULL,
+			incarnation TEXT NOT NULL,
+			host TEXT NOT NULL,
+			port INTEGER NOT NULL,
+			rack TEXT NOT NULL,
+			expires_ms BIGINT NOT NULL)`,
+		// The membership generation: raised, under this row's lock, by
+		// every change of the leases' set or addresses.
+		`INSERT INTO id_sequences (name, next_value) VALUES ('broker_generation', 0)`,
+	}},
 }

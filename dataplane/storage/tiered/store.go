@@ -20,9 +20,11 @@
 //
 // With PostgreSQL, stores on several brokers may share the metadata DB and
 // the bucket: offsets, sequences and compaction swaps are decided under row
-// locks. Each store's in-memory tail index only follows its own commits,
-// so a partition should have one writing broker at a time (which routing
-// gives); reads through another broker may lag until it reloads.
+// locks. Each store's in-memory tail index follows its own commits, so a
+// partition should have one writing broker at a time (which routing
+// gives); other brokers' commits reach it through the DB (sharedtail.go:
+// reads past its view, and polling of partitions fetches wait on). Brokers
+// hold leases there too (members.go), whose view routing is computed from.
 package tiered
 
 import (
@@ -394,6 +396,10 @@ func newStore(cfg Config, db *metaDB, objects objectStore) (*Store, error) {
 	if cfg.CompactionInterval > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.runCompactor() }()
+	}
+	if s.shared() {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.runWatchPoller() }()
 	}
 	if cfg.Metrics != nil {
 		// Another store on the same registry already exports the lags of

@@ -1,0 +1,85 @@
+package tiered
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/affluent-io/affluent/dataplane/storage"
+)
+
+// TestCommitsOfAnotherBrokerWakeAndReach runs two stores on one PostgreSQL
+// database: what one commits wakes a fetch waiting on the other within a
+// poll or two, and the other reads it, lists it and serves offsets past
+// what it had seen itself, then writes on after it without a gap.
+func TestCommitsOfAnotherBrokerWakeAndReach(t *testing.T) {
+	if TestPostgresURL == nil {
+		t.Fatal("no PostgreSQL helper: TestMain did not run")
+	}
+	ctx := context.Background()
+	cfg := testConfig(t, t.TempDir())
+	cfg.MetadataURL = TestPostgresURL(t)
+	a, b := openStore(t, cfg), openStore(t, cfg)
+	createTopic(t, a, "c", "t", 1)
+	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
+	batch := func(tag string) storage.Batch {
+		return makeBatch(t, batchSpec{records: 2, valueSize: 50, tag: tag, firstTS: time.Now().UnixMilli()})
+	}
+	mustAppend(t, b, tp, batch("b0")) // b's view of the partition: [0, 2)
+
+	var worst time.Duration
+	for i := range 5 {
+		wake := b.Watch(tp)
+		if res := mustRead(t, b, tp, int64(2+4*i), 1<<20); len(res.Records) != 0 {
+			t.Fatalf("round %d: read at the tail found %d bytes", i, len(res.Records))
+		}
+		time.Sleep(20 * time.Millisecond)
+		start := time.Now()
+		mustAppend(t, a, tp, batch("a"))
+		mustAppend(t, a, tp, batch("a"))
+		select {
+		case <-wake:
+			worst = max(worst, time.Since(start))
+		case <-time.After(2 * time.Second):
+			t.Fatalf("round %d: a fetch waiting on b not woken 2s after a commit on a", i)
+		}
+		res := mustRead(t, b, tp, int64(2+4*i), 1<<20)
+		if got := len(decodeBatches(t, res.Records)); got != 2 || res.HighWatermark != int64(6+4*i) {
+			t.Fatalf("round %d: b reads %d batches up to %d; want 2 up to %d", i, got, res.HighWatermark, 6+4*i)
+		}
+	}
+	if worst > 4*sharedPollInterval {
+		t.Errorf("slowest wake-up %v after the commit; want within a few polls of %v", worst, sharedPollInterval)
+	}
+	t.Logf("slowest cross-broker wake-up: %v (poll every %v)", worst, sharedPollInterval)
+
+	// Past what b saw: offsets and reads ask the DB rather than answer out
+	// of range.
+	for range 3 {
+		mustAppend(t, a, tp, batch("late"))
+	}
+	if res := mustRead(t, b, tp, 24, 1<<20); res.HighWatermark != 28 || len(decodeBatches(t, res.Records)) != 2 {
+		t.Errorf("read at 24 on b: high watermark %d, %d batches; want 28, 2", res.HighWatermark, len(decodeBatches(t, res.Records)))
+	}
+	time.Sleep(2 * sharedPollInterval)
+	mustAppend(t, a, tp, batch("later"))
+	time.Sleep(2 * sharedPollInterval)
+	if _, end, err := b.Offsets(ctx, tp); err != nil || end != 30 {
+		t.Errorf("offsets on b: end %d (%v); want 30", end, err)
+	}
+	// b writes on after a: its tail index has no gap.
+	if res := mustAppend(t, b, tp, batch("b1")); res.BaseOffset != 30 {
+		t.Errorf("b appended at %d; want 30", res.BaseOffset)
+	}
+	all := decodeBatches(t, mustRead(t, b, tp, 0, 1<<30).Records)
+	next := int64(0)
+	for _, rb := range all {
+		if rb.FirstOffset != next {
+			t.Fatalf("batch at %d after offset %d: a gap or an overlap in %d batches", rb.FirstOffset, next, len(all))
+		}
+		next += int64(rb.NumRecords)
+	}
+	if next != 32 {
+		t.Errorf("read %d records on b; want 32", next)
+	}
+}
