@@ -10,12 +10,14 @@ package broker
 // (laneProduce), keeping a pipelining producer's batches in order.
 // Idempotent producers' ids, epochs and sequences go to storage, which
 // checks them; a duplicate batch is answered with its original offset.
-// Transactional produce is refused (INVALID_TXN_STATE, "transactions are not
-// supported yet") until transactions exist. acks must be -1, 0 or 1, all
-// meaning durable in object storage; acks=0 gets no response, and an error
-// closes the connection (as Kafka does: the producer then refreshes its
-// metadata). Topics using message.timestamp.type=LogAppendTime get the
-// append time back.
+// A partition another broker of the cell leads is NOT_LEADER_OR_FOLLOWER,
+// which sends the producer there (routing.go says why we refuse rather than
+// accept). Transactional produce is refused (INVALID_TXN_STATE,
+// "transactions are not supported yet") until transactions exist. acks must
+// be -1, 0 or 1, all meaning durable in object storage; acks=0 gets no
+// response, and an error closes the connection (as Kafka does: the producer
+// then refreshes its metadata). Topics using
+// message.timestamp.type=LogAppendTime get the append time back.
 //
 // Quotas (quotas.go, limits.go): the request's size counts against the
 // principal's producer_byte_rate and the cluster's ingress byte rate; over
@@ -110,6 +112,9 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 				continue
 			case rp.Partition < 0 || rp.Partition >= topic.Partitions:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			case !b.leads(storage.TopicPartition{Cluster: r.cluster(), Topic: rt.Topic, Partition: rp.Partition}):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 				continue
 			}
 			batch, bad := parseProducedBatch(rp.Records, req.Version, maxMessageBytes(topic.Configs))

@@ -15,8 +15,11 @@ package broker
 // (session epoch 0 or -1) are answered with session id 0, which tells the
 // client none was created; an incremental fetch gets
 // FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full one.
-// There is one replica, so the preferred read replica is always -1, and the
-// leader epoch is 0 (a greater current_leader_epoch is UNKNOWN_LEADER_EPOCH).
+// There is one replica, so the preferred read replica is always -1. A
+// partition another broker of the cell leads is NOT_LEADER_OR_FOLLOWER, and
+// the leader epoch is the membership generation (routing.go; 0 for a broker
+// alone): a greater current_leader_epoch is UNKNOWN_LEADER_EPOCH, a smaller
+// one FENCED_LEADER_EPOCH.
 // Quotas (quotas.go, limits.go): the record bytes returned count against
 // the principal's consumer_byte_rate and the cluster's egress byte rate;
 // over either, the response carries throttle_time_ms and the connection is
@@ -155,8 +158,10 @@ func (b *Broker) resolveFetch(ctx context.Context, r *request, req *kmsg.FetchRe
 				sp.ErrorCode = b.storageError(ctx, r, "fetch: topic", err)
 			case rp.Partition < 0 || rp.Partition >= topic.Partitions:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case req.Version >= 9 && leaderEpochError(rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = leaderEpochError(rp.CurrentLeaderEpoch)
+			case !b.leads(storage.TopicPartition{Cluster: r.cluster(), Topic: topic.Name, Partition: rp.Partition}):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case req.Version >= 9 && b.leaderEpochError(rp.CurrentLeaderEpoch) != 0:
+				sp.ErrorCode = b.leaderEpochError(rp.CurrentLeaderEpoch)
 			}
 			if sp.ErrorCode != 0 {
 				failed = true
@@ -241,14 +246,4 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) b
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// leaderEpochError checks a client's current leader epoch against ours,
-// which is always 0 (one broker): -1 means unchecked; a greater epoch means
-// the client knows a newer leader than we do.
-func leaderEpochError(current int32) int16 {
-	if current > 0 {
-		return kerr.UnknownLeaderEpoch.Code
-	}
-	return 0
 }

@@ -52,7 +52,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *request) (kmsg.Respon
 			sp.Partition = rp.Partition
 			tp, code := b.authorizedPartition(ctx, r, memo, acl.OpDescribe, "list offsets", rt.Topic, rp.Partition)
 			if code == 0 && req.Version >= 4 {
-				code = leaderEpochError(rp.CurrentLeaderEpoch)
+				code = b.leaderEpochError(rp.CurrentLeaderEpoch)
 			}
 			if code != 0 {
 				sp.ErrorCode = code
@@ -83,7 +83,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *request) (kmsg.Respon
 			if offset < 0 {
 				offset, timestamp = -1, -1
 			}
-			sp.Offset, sp.Timestamp, sp.LeaderEpoch = offset, timestamp, 0
+			sp.Offset, sp.Timestamp, sp.LeaderEpoch = offset, timestamp, b.view().Epoch()
 		}
 	}
 	return resp, nil

@@ -2,11 +2,13 @@ package broker
 
 // Metadata: v0-12.
 //
-// Describes this single broker (node id from the config, the advertised
-// address or the one the client reached) as leader and only replica of every
-// partition at leader epoch 0, and the topics of the principal's cluster
-// only, with their topic ids (v10+); the cluster id is the tenant's cluster
-// id. All topics are listed for a null topic list (or an empty one at v0).
+// Describes the live brokers of the cell (routing.go; this broker alone
+// without Config.Membership), this one at the advertised address or the
+// one the client reached, the others at their registered addresses. Each
+// partition's leader, and only replica, is the broker placement names, at
+// the membership generation as leader epoch (0 for a broker alone). Topics
+// are the principal's cluster's only, with their topic ids (v10+); the
+// cluster id is the tenant's cluster id. All topics are listed for a null topic list (or an empty one at v0).
 // Topics may be asked by name or, from v10, by id (UNKNOWN_TOPIC_ID when
 // unknown). An unknown topic is created only when the broker allows
 // auto-creation (off by default) and the request does (v4+; implied
@@ -31,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/dataplane/acl"
+	"github.com/affluent-io/affluent/dataplane/membership"
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
@@ -43,16 +46,21 @@ func init() {
 func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	ep := r.conn.advertised()
-	broker := kmsg.NewMetadataResponseBroker()
-	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, ep.host, ep.port
-	resp.Brokers = []kmsg.MetadataResponseBroker{broker}
+	view := b.view()
+	for _, mb := range b.listedBrokers(view) {
+		broker := kmsg.NewMetadataResponseBroker()
+		broker.NodeID = mb.NodeID
+		broker.Host, broker.Port = b.endpointOf(r, mb)
+		if mb.Rack != "" {
+			broker.Rack = kmsg.StringPtr(mb.Rack)
+		}
+		resp.Brokers = append(resp.Brokers, broker)
+	}
 	resp.ClusterID = kmsg.StringPtr(r.cluster())
 	resp.ControllerID = b.cfg.NodeID
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = b.clusterAuthorizedOps(ctx, r)
 	}
-	replicas := []int32{b.cfg.NodeID}
 
 	if req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0) {
 		topics, err := b.cfg.Catalog.Topics(ctx, r.cluster())
@@ -63,7 +71,7 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 		}
 		for _, t := range topics {
 			if b.allowed(ctx, r, acl.ResourceTopic, t.Name, acl.OpDescribe) {
-				resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, replicas, req.IncludeTopicAuthorizedOperations))
+				resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, view, req.IncludeTopicAuthorizedOperations))
 			}
 		}
 		return resp, nil
@@ -92,7 +100,7 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) (kmsg.Response,
 			continue
 		}
 		if err == nil {
-			resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, replicas, req.IncludeTopicAuthorizedOperations))
+			resp.Topics = append(resp.Topics, b.metadataTopic(ctx, r, t, view, req.IncludeTopicAuthorizedOperations))
 			continue
 		}
 		st := kmsg.NewMetadataResponseTopic()
@@ -144,7 +152,7 @@ func (b *Broker) metadataTopicByName(ctx context.Context, r *request, req *kmsg.
 	return storage.Topic{}, te
 }
 
-func (b *Broker) metadataTopic(ctx context.Context, r *request, t storage.Topic, replicas []int32, includeOps bool) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(ctx context.Context, r *request, t storage.Topic, view membership.View, includeOps bool) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic, st.TopicID = kmsg.StringPtr(t.Name), t.ID
 	if includeOps {
@@ -154,7 +162,9 @@ func (b *Broker) metadataTopic(ctx context.Context, r *request, t storage.Topic,
 	for i := range st.Partitions {
 		sp := &st.Partitions[i]
 		*sp = kmsg.NewMetadataResponseTopicPartition()
-		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), b.cfg.NodeID, 0
+		leader := b.leaderOf(view, r.cluster(), t.Name, int32(i))
+		replicas := []int32{leader}
+		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), leader, view.Epoch()
 		sp.Replicas, sp.ISR, sp.OfflineReplicas = replicas, replicas, []int32{}
 	}
 	return st

@@ -2,9 +2,10 @@ package broker
 
 // FindCoordinator: v0-4 (batched keys from v4).
 //
-// This broker coordinates every group and (once they exist) every
-// transactional id, so any key of type group (0) or transaction (1) points
-// here; other key types are INVALID_REQUEST. A group key needs DESCRIBE on
+// A key of type group (0) or transaction (1) points to the broker that
+// placement names for it among the live brokers (routing.go; this broker
+// alone without Config.Membership), which answers the others'
+// requests for it NOT_COORDINATOR; other key types are INVALID_REQUEST. A group key needs DESCRIBE on
 // the group (GROUP_AUTHORIZATION_FAILED), a transaction key DESCRIBE on the
 // transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
@@ -32,7 +33,12 @@ const (
 func (b *Broker) handleFindCoordinator(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	ep := r.conn.advertised()
+	view := b.view()
+	coordinator := func(key string) (int32, string, int32) {
+		c := b.coordinatorOf(view, r.cluster(), req.CoordinatorType, key)
+		host, port := b.endpointOf(r, c)
+		return c.NodeID, host, port
+	}
 	refusal := func(key string) (int16, *string) {
 		switch req.CoordinatorType {
 		case coordinatorGroup:
@@ -52,7 +58,7 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, r *request) (kmsg.Re
 		code, msg := refusal(req.CoordinatorKey)
 		resp.ErrorCode, resp.ErrorMessage = code, msg
 		if code == 0 {
-			resp.NodeID, resp.Host, resp.Port = b.cfg.NodeID, ep.host, ep.port
+			resp.NodeID, resp.Host, resp.Port = coordinator(req.CoordinatorKey)
 		} else {
 			resp.NodeID, resp.Port = -1, -1
 		}
@@ -63,7 +69,7 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, r *request) (kmsg.Re
 		code, msg := refusal(key)
 		c.Key, c.ErrorCode, c.ErrorMessage = key, code, msg
 		if code == 0 {
-			c.NodeID, c.Host, c.Port = b.cfg.NodeID, ep.host, ep.port
+			c.NodeID, c.Host, c.Port = coordinator(key)
 		} else {
 			c.NodeID, c.Port = -1, -1
 		}

@@ -2,10 +2,12 @@ package broker
 
 // OffsetForLeaderEpoch: v0-4.
 //
-// Consumers use it to detect log truncation after a leader change. The only
-// leader epoch is 0, so epoch 0 ends at the high watermark; any other epoch
-// is unknown and answered, as Kafka does, with epoch -1 and end offset -1.
-// A current_leader_epoch above 0 (v2+) is UNKNOWN_LEADER_EPOCH. Each topic
+// Consumers use it to detect log truncation after a leader change. Leader
+// epochs are membership generations (routing.go; 0 for a broker alone) and
+// a log is never truncated, so every epoch up to the current one ends at
+// the high watermark; a later epoch is unknown and answered, as Kafka
+// does, with epoch -1 and end offset -1. current_leader_epoch (v2+) is
+// checked as Fetch checks it. Each topic
 // needs DESCRIBE (TOPIC_AUTHORIZATION_FAILED).
 
 import (
@@ -38,13 +40,13 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, r *request) (km
 			sp.Partition = rp.Partition
 			tp, code := b.authorizedPartition(ctx, r, memo, acl.OpDescribe, "offset for leader epoch", rt.Topic, rp.Partition)
 			if code == 0 && req.Version >= 2 {
-				code = leaderEpochError(rp.CurrentLeaderEpoch)
+				code = b.leaderEpochError(rp.CurrentLeaderEpoch)
 			}
 			if code != 0 {
 				sp.ErrorCode = code
 				continue
 			}
-			if rp.LeaderEpoch != 0 {
+			if rp.LeaderEpoch < 0 || rp.LeaderEpoch > b.view().Epoch() {
 				continue // unknown epoch: -1, -1
 			}
 			_, end, err := b.cfg.Log.Offsets(ctx, tp)
@@ -52,7 +54,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, r *request) (km
 				sp.ErrorCode = b.storageError(ctx, r, "offset for leader epoch", err)
 				continue
 			}
-			sp.LeaderEpoch, sp.EndOffset = 0, end
+			sp.LeaderEpoch, sp.EndOffset = rp.LeaderEpoch, end
 		}
 	}
 	return resp, nil

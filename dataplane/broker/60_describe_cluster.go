@@ -2,8 +2,8 @@ package broker
 
 // DescribeCluster: v0-1.
 //
-// The principal's cluster id, this broker as the only broker and as the
-// controller, and (when asked) the cluster operations it may perform, which
+// The principal's cluster id, the live brokers of the cell (as Metadata
+// lists them), this broker as the controller, and (when asked) the cluster operations it may perform, which
 // need DESCRIBE on the cluster (0 otherwise, as Kafka answers).
 // Describing controllers (endpoint type 2, v1) is UNSUPPORTED_ENDPOINT_TYPE:
 // brokers are all there is.
@@ -34,10 +34,15 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, r *request) (kmsg.Re
 	resp.EndpointType = endpointTypeBrokers
 	resp.ClusterID = r.cluster()
 	resp.ControllerID = b.cfg.NodeID
-	ep := r.conn.advertised()
-	broker := kmsg.NewDescribeClusterResponseBroker()
-	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, ep.host, ep.port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{broker}
+	for _, mb := range b.listedBrokers(b.view()) {
+		broker := kmsg.NewDescribeClusterResponseBroker()
+		broker.NodeID = mb.NodeID
+		broker.Host, broker.Port = b.endpointOf(r, mb)
+		if mb.Rack != "" {
+			broker.Rack = kmsg.StringPtr(mb.Rack)
+		}
+		resp.Brokers = append(resp.Brokers, broker)
+	}
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = b.clusterAuthorizedOps(ctx, r)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/affluent-io/affluent/dataplane/membership"
 	"github.com/affluent-io/affluent/dataplane/storage"
 	"github.com/affluent-io/affluent/dataplane/usage"
 )
@@ -50,7 +51,13 @@ type Config struct {
 	// Empty means the local address of each accepted connection, which is
 	// right for a single broker reached directly.
 	AdvertisedAddr string
-	Logger         *slog.Logger
+	// Membership is the view of the cell's live brokers (routing.go):
+	// Metadata lists them, partitions are led and groups coordinated by
+	// the broker placement names, and requests for what another broker
+	// leads are refused so that clients go there. Nil: this broker alone
+	// serves everything. Its Self must be NodeID.
+	Membership *membership.Live
+	Logger     *slog.Logger
 
 	Catalog storage.Catalog
 	Log     storage.Log
@@ -193,6 +200,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertised addr: %w", err))
 		}
 	}
+	if c.Membership != nil && c.Membership.Self() != c.NodeID {
+		errs = append(errs, fmt.Errorf("membership: registered as node %d, not node id %d", c.Membership.Self(), c.NodeID))
+	}
 	if c.Catalog == nil {
 		errs = append(errs, errors.New("catalog: required"))
 	}
@@ -263,6 +273,7 @@ type Broker struct {
 	// onPanic, when set (by tests), sees every panic a connection
 	// recovered from.
 	onPanic func(v any)
+
 	// sessions are the authenticated connections, checked again when
 	// credentials change (sessions.go).
 	sessions sessionRegistry

@@ -62,6 +62,15 @@ type Options struct {
 
 	// Now replaces time.Now for timestamps (commit times, retention).
 	Now func() time.Time
+
+	// Coordinates tells whether this broker coordinates a group of a
+	// cluster, when brokers share the groups (placement by
+	// dataplane/membership); requests for other groups are answered
+	// NOT_COORDINATOR, so that clients look the coordinator up again, and
+	// ListGroups lists only these. Nil: every group is this broker's.
+	// When the answer changes for a group, call ReleaseAll (or Release),
+	// so that a group coming back is loaded afresh from the Store.
+	Coordinates func(cluster, group string) bool
 }
 
 // TopicIDResolver maps a cluster's topic ids to names and back.
@@ -205,6 +214,12 @@ func (c *Coordinator) enter() bool {
 }
 
 func (c *Coordinator) leave() { c.running.Done() }
+
+// coordinates reports whether requests for the group are this broker's to
+// answer (Options.Coordinates).
+func (c *Coordinator) coordinates(cluster, group string) bool {
+	return c.opts.Coordinates == nil || c.opts.Coordinates(cluster, group)
+}
 
 // afterFunc runs f after d unless the coordinator is closed by then.
 func (c *Coordinator) afterFunc(d time.Duration, f func()) (stop func() bool) {

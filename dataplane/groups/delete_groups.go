@@ -31,6 +31,8 @@ func (c *Coordinator) DeleteGroups(ctx context.Context, cluster string, req *kms
 			dg.ErrorCode = kerr.InvalidGroupID.Code
 		case code != 0:
 			dg.ErrorCode = code
+		case !c.coordinates(cluster, name):
+			dg.ErrorCode = kerr.NotCoordinator.Code
 		default:
 			if g := cl.group(c, name, false); g == nil {
 				dg.ErrorCode = kerr.GroupIDNotFound.Code

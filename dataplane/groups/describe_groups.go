@@ -33,6 +33,8 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, cluster string, req *k
 			dg.ErrorCode = kerr.InvalidGroupID.Code
 		case code != 0:
 			dg.ErrorCode = code
+		case !c.coordinates(cluster, name):
+			dg.ErrorCode = kerr.NotCoordinator.Code
 		default:
 			if g := cl.group(c, name, false); g != nil {
 				g.describe(&dg)

@@ -14,7 +14,7 @@ import (
 func (c *Coordinator) Heartbeat(ctx context.Context, cluster string, req *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse {
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 	resp.Version = req.Version
-	if !c.enter() {
+	if !c.coordinates(cluster, req.Group) || !c.enter() {
 		resp.ErrorCode = kerr.NotCoordinator.Code
 		return resp
 	}

@@ -20,7 +20,9 @@ func (c *Coordinator) JoinGroup(ctx context.Context, cluster string, client Clie
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Version = req.Version
 	var out joinOutcome
-	if c.enter() {
+	if !c.coordinates(cluster, req.Group) {
+		out = joinError(req.MemberID, kerr.NotCoordinator.Code)
+	} else if c.enter() {
 		out = c.joinGroup(ctx, cluster, client, req)
 		c.leave()
 	} else {

@@ -21,7 +21,9 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, cluster string, req *kmsg.
 		leaving = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}
 	}
 	var memberCodes []int16
-	if c.enter() {
+	if !c.coordinates(cluster, req.Group) {
+		resp.ErrorCode = kerr.NotCoordinator.Code
+	} else if c.enter() {
 		resp.ErrorCode, memberCodes = c.leaveGroup(ctx, cluster, req.Group, leaving)
 		c.leave()
 	} else {

@@ -46,7 +46,7 @@ func (c *Coordinator) ListGroups(ctx context.Context, cluster string, req *kmsg.
 		g.mu.Lock()
 		state, protocolType := g.state, g.protocolType
 		g.unlock()
-		if state == stateDead || !wantState(state.String()) {
+		if state == stateDead || !wantState(state.String()) || !c.coordinates(cluster, g.name) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()

@@ -37,7 +37,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, cluster string, req *kms
 		}
 	}
 
-	if !c.enter() {
+	if !c.coordinates(cluster, req.Group) || !c.enter() {
 		setAll(kerr.NotCoordinator.Code)
 		return resp
 	}

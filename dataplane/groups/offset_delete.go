@@ -16,7 +16,7 @@ import (
 func (c *Coordinator) OffsetDelete(ctx context.Context, cluster string, req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
 	resp.Version = req.Version
-	if !c.enter() {
+	if !c.coordinates(cluster, req.Group) || !c.enter() {
 		resp.ErrorCode = kerr.NotCoordinator.Code
 		return resp
 	}

@@ -40,7 +40,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, cluster string, req *kmsg
 			}
 			var fetched []fetchedTopic
 			code := kerr.NotCoordinator.Code
-			if open {
+			if open && c.coordinates(cluster, rg.Group) {
 				fetched, code = c.fetchOffsets(ctx, cluster, rg.Group, requested, rg.Topics == nil, byID)
 			}
 			group.ErrorCode = code
@@ -69,7 +69,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, cluster string, req *kmsg
 	all := req.Topics == nil && req.Version >= 2
 	var fetched []fetchedTopic
 	code := kerr.NotCoordinator.Code
-	if open {
+	if open && c.coordinates(cluster, req.Group) {
 		fetched, code = c.fetchOffsets(ctx, cluster, req.Group, requested, all, false)
 	}
 	if code != 0 {

@@ -49,7 +49,9 @@ func (c *Coordinator) expireOffsets() {
 				return
 			default:
 			}
-			c.expireGroupOffsets(g)
+			if c.coordinates(cl.name, g.name) {
+				c.expireGroupOffsets(g)
+			}
 		}
 	}
 }

@@ -18,7 +18,9 @@ func (c *Coordinator) SyncGroup(ctx context.Context, cluster string, req *kmsg.S
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	resp.Version = req.Version
 	var out syncOutcome
-	if c.enter() {
+	if !c.coordinates(cluster, req.Group) {
+		out = syncOutcome{code: kerr.NotCoordinator.Code}
+	} else if c.enter() {
 		out = c.syncGroup(ctx, cluster, req)
 		c.leave()
 	} else {

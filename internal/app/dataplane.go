@@ -30,6 +30,7 @@ import (
 // group coordinator and the Kafka listeners.
 type dataplane struct {
 	store     *tiered.Store
+	lease     *tiered.Lease // this broker's membership among those sharing the metadata DB
 	creds     *credstore.Store
 	groups    *groups.Coordinator
 	broker    *broker.Broker
@@ -85,8 +86,15 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 		d.close()
 		return nil, fmt.Errorf("open dataplane credential store: %w", err)
 	}
-	d.groups = groups.NewCoordinator(store, groups.Options{Logger: log})
+	if d.lease, err = registerBroker(ctx, store, cfg, o.listeners); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.groups = groups.NewCoordinator(store, groups.Options{Logger: log, Coordinates: groupPlacement(d.lease)})
+	followPlacement(d.lease, d.groups)
 	d.broker, err = broker.New(broker.Config{
+		NodeID:         d.lease.NodeID(),
+		Membership:     d.lease.Live(),
 		AdvertisedAddr: cfg.Kafka.AdvertisedAddr,
 		Logger:         log.With("component", "broker"),
 		Catalog:        store,
@@ -151,6 +159,13 @@ func (d *dataplane) serve(ctx context.Context) error {
 }
 
 func (d *dataplane) close() {
+	if d.lease != nil {
+		// Given up at once, so that other brokers take over without
+		// waiting for it to lapse.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.lease.Close(ctx)
+		cancel()
+	}
 	if d.groups != nil {
 		d.groups.Close()
 	}

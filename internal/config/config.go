@@ -84,6 +84,11 @@ type Kafka struct {
 	// clients re-authenticate within it, so a deleted credential stops
 	// working on open connections too. 0: sessions are not bounded.
 	MaxReauth time.Duration `yaml:"max_reauth"`
+	// BrokerID is this broker's node id among the brokers sharing the
+	// dataplane metadata DB; -1 claims the smallest free one, kept in
+	// DATA_DIR/broker-id.json across restarts. Rack is reported to clients.
+	BrokerID int32  `yaml:"broker_id"`
+	Rack     string `yaml:"rack"`
 }
 
 // ControlPlane is how brokers and the control plane find each other.
@@ -137,7 +142,7 @@ func (c *Config) SetDefaults() {
 	c.Log = Log{Level: "info", Format: "text"}
 	c.HTTP = HTTP{Addr: "127.0.0.1:8080"}
 	c.GRPC = GRPC{Addr: "127.0.0.1:8090"}
-	c.Kafka = Kafka{Addr: "127.0.0.1:9092"}
+	c.Kafka = Kafka{Addr: "127.0.0.1:9092", BrokerID: -1}
 	c.Storage = Storage{DataDir: "./.affluent"}
 	c.Roles = strings.Join(allRoles, ",")
 }
@@ -158,6 +163,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.StringVar(&c.Kafka.TLSCertFile, "kafka-tls-cert", c.Kafka.TLSCertFile, "PEM server certificate of the TLS listeners (default: generated in DATA_DIR/tls)")
 	fs.StringVar(&c.Kafka.TLSKeyFile, "kafka-tls-key", c.Kafka.TLSKeyFile, "PEM private key of --kafka-tls-cert")
 	fs.DurationVar(&c.Kafka.MaxReauth, "kafka-max-reauth", c.Kafka.MaxReauth, "longest SASL session before clients must re-authenticate (0: unbounded)")
+	fs.Int32Var(&c.Kafka.BrokerID, "broker-id", c.Kafka.BrokerID, "node id of this broker among those sharing the metadata DB (-1: claim one, kept in DATA_DIR)")
+	fs.StringVar(&c.Kafka.Rack, "broker-rack", c.Kafka.Rack, "rack (zone) of this broker, reported to clients")
 	fs.StringVar(&c.ControlPlane.Addr, "controlplane-addr", c.ControlPlane.Addr, "control plane gRPC address a broker watches (default: --grpc-addr)")
 	fs.StringVar(&c.ControlPlane.BrokerSecretFile, "broker-secret-file", c.ControlPlane.BrokerSecretFile, "file holding the secret brokers present to the control plane (default: DATA_DIR/broker-secret; AFFLUENT_BROKER_SECRET overrides)")
 	fs.StringVar(&c.Storage.DataDir, "data-dir", c.Storage.DataDir, "directory for embedded stores and generated credentials")
@@ -277,6 +284,9 @@ func (c *Config) Validate() error {
 		if err := validateAddr(c.ControlPlane.Addr); err != nil {
 			errs = append(errs, fmt.Errorf("controlplane addr %q: %w", c.ControlPlane.Addr, err))
 		}
+	}
+	if c.Kafka.BrokerID < -1 {
+		errs = append(errs, fmt.Errorf("broker id %d: must be >= 0, or -1 to claim one", c.Kafka.BrokerID))
 	}
 	if c.Kafka.MaxReauth < 0 {
 		errs = append(errs, fmt.Errorf("kafka max reauth %v: must not be negative", c.Kafka.MaxReauth))

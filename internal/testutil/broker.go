@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/dataplane/groups"
+	"github.com/affluent-io/affluent/dataplane/membership"
 	"github.com/affluent-io/affluent/dataplane/storage/tiered"
 )
 
@@ -50,6 +52,26 @@ type BrokerOptions struct {
 	// Storage chooses and tunes the storage; the zero value is
 	// BrokerBackend's.
 	Storage StorageOptions
+	// Membership, when set, makes the broker one of a cell sharing the
+	// metadata DB (give them all one PostgreSQL MetadataURL).
+	Membership *MembershipOptions
+	// Anonymous lets clients in without SASL, as the first tenant's
+	// User:anonymous.
+	Anonymous bool
+}
+
+// MembershipOptions make a test broker one of a cell: it holds a lease in
+// the metadata DB, advertises its listen address, routes by the view of
+// the live brokers (dataplane/membership) and coordinates only the groups
+// placed on it. Its node id is kept in its data directory across restarts.
+// It crosses process boundaries as JSON.
+type MembershipOptions struct {
+	// NodeID is the broker's id; -1 claims the smallest free one.
+	NodeID int32
+	Rack   string `json:",omitempty"`
+	// Zero values take tiered's defaults.
+	HeartbeatInterval time.Duration `json:",omitempty"`
+	LeaseTTL          time.Duration `json:",omitempty"`
 }
 
 // StorageOptions choose and tune the storage of a test broker. The zero
@@ -161,6 +183,8 @@ type BrokerHandle struct {
 	Broker *broker.Broker
 	Store  *tiered.Store
 	Groups *groups.Coordinator
+	// Lease is the broker's membership, with BrokerOptions.Membership.
+	Lease *tiered.Lease
 
 	t        testing.TB
 	stopOnce sync.Once
@@ -204,7 +228,32 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 	if err != nil {
 		t.Fatalf("open storage in %s: %v", h.DataDir, err)
 	}
-	h.Groups = groups.NewCoordinator(h.Store, groups.Options{Logger: logger, InitialRebalanceDelay: -1})
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := listenRetrying(addr)
+	if err != nil {
+		_ = h.Store.Close()
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	h.Addr = lis.Addr().String()
+	groupOpts := groups.Options{Logger: logger, InitialRebalanceDelay: -1}
+	nodeID := int32(1)
+	if m := opts.Membership; m != nil {
+		h.Lease = register(t, h, *m)
+		nodeID = h.Lease.NodeID()
+		live := h.Lease.Live()
+		groupOpts.Coordinates = func(cluster, group string) bool {
+			return live.Coordinates(cluster, membership.CoordinatorGroup, group)
+		}
+	}
+	h.Groups = groups.NewCoordinator(h.Store, groupOpts)
+	if h.Lease != nil {
+		// A group whose coordinator moved is loaded afresh when it comes
+		// back; the others resume from the Store without a rebalance.
+		h.Lease.Live().OnChange(func(_, _ membership.View) { h.Groups.ReleaseAll() })
+	}
 
 	users := broker.StaticAuthenticator{}
 	for _, tn := range h.Tenants {
@@ -214,12 +263,20 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 		}
 	}
 	cfg := broker.Config{
-		NodeID:        1,
+		NodeID:        nodeID,
 		Logger:        logger,
 		Catalog:       h.Store,
 		Log:           h.Store,
 		Groups:        h.Groups,
 		Authenticator: users,
+	}
+	if h.Lease != nil {
+		cfg.Membership = h.Lease.Live()
+		cfg.AdvertisedAddr = h.Addr
+	}
+	if opts.Anonymous {
+		cfg.Authenticator = nil
+		cfg.Anonymous = &broker.Principal{Name: "User:anonymous", Cluster: h.Cluster}
 	}
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
@@ -229,15 +286,6 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 		t.Fatalf("broker: %v", err)
 	}
 
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	lis, err := listenRetrying(addr)
-	if err != nil {
-		t.Fatalf("listen on %s: %v", addr, err)
-	}
-	h.Addr = lis.Addr().String()
 	serveCtx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- h.Broker.Serve(serveCtx, lis) }()
@@ -247,6 +295,11 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 		if err := <-served; err != nil {
 			t.Errorf("broker Serve: %v", err)
 		}
+		if h.Lease != nil {
+			if err := h.Lease.Close(context.Background()); err != nil {
+				t.Errorf("release broker lease: %v", err)
+			}
+		}
 		h.Groups.Close()
 		if err := h.Store.Close(); err != nil {
 			t.Errorf("close storage: %v", err)
@@ -254,6 +307,38 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 	}
 	t.Cleanup(h.Stop)
 	return h
+}
+
+// brokerIdentityFile, in a test broker's data directory, keeps its node id.
+const brokerIdentityFile = "broker-id.json"
+
+// register takes the lease of a broker listening on h.Addr.
+func register(t testing.TB, h *BrokerHandle, m MembershipOptions) *tiered.Lease {
+	t.Helper()
+	host, portText, err := net.SplitHostPort(h.Addr)
+	if err != nil {
+		t.Fatalf("listen address %s: %v", h.Addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatalf("listen address %s: %v", h.Addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lease, err := h.Store.Register(ctx, tiered.MemberConfig{
+		NodeID:            m.NodeID,
+		IdentityFile:      filepath.Join(h.DataDir, brokerIdentityFile),
+		Host:              host,
+		Port:              int32(port),
+		Rack:              m.Rack,
+		HeartbeatInterval: m.HeartbeatInterval,
+		LeaseTTL:          m.LeaseTTL,
+	})
+	if err != nil {
+		_ = h.Store.Close()
+		t.Fatalf("register broker: %v", err)
+	}
+	return lease
 }
 
 // listenRetrying listens on addr, retrying for a while when it is still in

@@ -38,6 +38,9 @@ type Postgres struct {
 	// exited is closed when the server process has been waited for.
 	exited chan struct{}
 	dbSeq  atomic.Int64
+	// What Start needs to start the server again after Crash.
+	binDir, dataDir string
+	cred            *syscall.Credential
 }
 
 // StartPostgres initialises and starts a server. Running as root, it runs
@@ -78,7 +81,7 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		p := &Postgres{dir: dir, port: port, exited: make(chan struct{})}
+		p := &Postgres{dir: dir, port: port, binDir: binDir, dataDir: dataDir, cred: cred}
 		if lastErr = p.start(ctx, binDir, dataDir, cred); lastErr == nil {
 			return p, nil
 		}
@@ -99,14 +102,16 @@ func (p *Postgres) start(ctx context.Context, binDir, dataDir string, cred *sysc
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200")
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.exited = make(chan struct{})
 	// Pdeathsig stops the server if the test binary dies without cleanup.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
+	cmd, exited := p.cmd, p.exited
 	go func() {
-		_ = p.cmd.Wait()
-		close(p.exited)
+		_ = cmd.Wait()
+		close(exited)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -145,6 +150,36 @@ func (p *Postgres) Stop() {
 		}
 	}
 	os.RemoveAll(p.dir)
+}
+
+// Halt stops the server, keeping its data; Start brings it back. To its
+// clients it is a crash: every session is cut and connections are refused
+// until Start. It is a fast shutdown all the same, since the server runs
+// with synchronous_commit=off, which an immediate one would turn into
+// losing acknowledged commits. The test owning the server calls both,
+// never at once.
+func (p *Postgres) Halt() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// Start starts the server again on its data directory and port after
+// Halt, and waits until it accepts connections (after crash recovery).
+func (p *Postgres) Start(ctx context.Context) error {
+	select {
+	case <-p.exited:
+	default:
+		return errors.New("postgres is still running")
+	}
+	return p.start(ctx, p.binDir, p.dataDir, p.cred)
 }
 
 // Addr is the server's host:port.

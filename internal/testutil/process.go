@@ -32,10 +32,12 @@ const processReadyPrefix = "affluent test broker listening on "
 
 // processSpec is what a broker process serves.
 type processSpec struct {
-	DataDir string
-	Addr    string
-	Tenants []Tenant
-	Storage StorageOptions
+	DataDir    string
+	Addr       string
+	Tenants    []Tenant
+	Storage    StorageOptions
+	Membership *MembershipOptions `json:",omitempty"`
+	Anonymous  bool               `json:",omitempty"`
 }
 
 // MaybeServeBrokerProcess turns this test binary into a broker when
@@ -68,7 +70,8 @@ func serveBrokerProcess(raw string) int {
 		return 2
 	}
 	tb := &processTB{}
-	h := StartBroker(tb, BrokerOptions{DataDir: spec.DataDir, Addr: spec.Addr, Tenants: spec.Tenants, Storage: spec.Storage})
+	h := StartBroker(tb, BrokerOptions{DataDir: spec.DataDir, Addr: spec.Addr, Tenants: spec.Tenants, Storage: spec.Storage,
+		Membership: spec.Membership, Anonymous: spec.Anonymous})
 	fmt.Printf("%s%s\n", processReadyPrefix, h.Addr)
 
 	stop := make(chan os.Signal, 1)
@@ -167,6 +170,9 @@ type BrokerProcessOptions struct {
 	Tenants []Tenant
 	// Storage chooses and tunes the storage, as BrokerOptions.Storage.
 	Storage StorageOptions
+	// Membership and Anonymous are BrokerOptions'.
+	Membership *MembershipOptions
+	Anonymous  bool
 }
 
 // BrokerProcess is a broker serving in a child process (this test binary,
@@ -187,6 +193,9 @@ type BrokerProcess struct {
 	// restarts. Its tail is printed when the test fails.
 	LogPath string
 
+	membership *MembershipOptions
+	anonymous  bool
+
 	t testing.TB
 
 	mu     sync.Mutex // guards cmd, stdin, exited and waitErr
@@ -204,7 +213,8 @@ type BrokerProcess struct {
 // error on close).
 func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess {
 	t.Helper()
-	p := &BrokerProcess{t: t, Addr: opts.Addr, DataDir: opts.DataDir, Tenants: opts.Tenants}
+	p := &BrokerProcess{t: t, Addr: opts.Addr, DataDir: opts.DataDir, Tenants: opts.Tenants,
+		membership: opts.Membership, anonymous: opts.Anonymous}
 	if p.DataDir == "" {
 		p.DataDir = t.TempDir()
 	}
@@ -226,7 +236,8 @@ func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess 
 
 func (p *BrokerProcess) start() {
 	p.t.Helper()
-	spec, err := json.Marshal(processSpec{DataDir: p.DataDir, Addr: p.Addr, Tenants: p.Tenants, Storage: p.Storage})
+	spec, err := json.Marshal(processSpec{DataDir: p.DataDir, Addr: p.Addr, Tenants: p.Tenants, Storage: p.Storage,
+		Membership: p.membership, Anonymous: p.anonymous})
 	if err != nil {
 		p.t.Fatalf("broker process spec: %v", err)
 	}
