@@ -135,12 +135,18 @@ func (w *quotaWindow) throttle(now time.Time, bound float64) time.Duration {
 	return time.Duration(wait * float64(time.Second))
 }
 
-// maxInWindow is the most that may be recorded over a whole window while
-// keeping within bound: what one fetch may return at most (Kafka caps
-// fetch.max.bytes by it, so one response never needs more than a window's
-// throttle).
-func (w *quotaWindow) maxInWindow(bound float64) float64 {
-	return bound * (time.Duration(w.samples) * w.size).Seconds()
+// allowance is what may be recorded at now while keeping within bound
+// over the time measured so far plus one sample, never more than a whole
+// window holds: what one fetch may return. A fresh window allows one
+// sample's worth, not a whole window's, so a consumer's first seconds
+// under a quota are not one window-sized burst followed by a window-long
+// throttle.
+func (w *quotaWindow) allowance(now time.Time, bound float64) float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	total, elapsed, _ := w.measure(now)
+	allowed := bound*(elapsed+w.size).Seconds() - total
+	return min(max(allowed, 0), bound*(time.Duration(w.samples)*w.size).Seconds())
 }
 
 // idleSince reports whether nothing was recorded since t.

@@ -68,8 +68,21 @@ func TestQuotaWindowThrottle(t *testing.T) {
 	if d := w.throttle(t0, 1e-9); d != 11*time.Second {
 		t.Fatalf("throttle with a tiny bound = %v, want 11s", d)
 	}
-	if got := w.maxInWindow(100); got != 1100 {
-		t.Fatalf("max in window = %v, want 1100", got)
+	// What one fetch may take: a fresh window allows one second's worth,
+	// a window in use what keeps it at the bound a second on.
+	w = newQuotaWindow(11, time.Second)
+	if got := w.allowance(t0, 100); got != 100 {
+		t.Fatalf("fresh allowance = %v, want 100 (one sample's worth)", got)
+	}
+	w.record(t0, 100)
+	if got := w.allowance(t0, 100); got != 0 {
+		t.Fatalf("allowance right after taking it = %v, want 0", got)
+	}
+	if got := w.allowance(t0.Add(time.Second), 100); got != 100 {
+		t.Fatalf("allowance a second on = %v, want 100", got)
+	}
+	if got := w.allowance(t0.Add(10500*time.Millisecond), 1e12); got != 11e12 {
+		t.Fatalf("allowance of a huge bound = %v, want a whole window (11e12)", got)
 	}
 }
 

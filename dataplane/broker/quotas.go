@@ -295,12 +295,15 @@ func (q *quotas) throttleOf(ws []boundedWindow) time.Duration {
 	return longest
 }
 
-// maxBytes caps a fetch's max bytes to what one window of each quota
-// allows, as Kafka does, so that no response needs more than a window's
-// throttle.
+// maxBytes caps a fetch's max bytes to what each quota allows now (see
+// quotaWindow.allowance; Kafka caps it at a whole window's worth, which
+// lets a fresh consumer take ten seconds' worth at once), so that no
+// response needs more than a window's throttle. A fetch still returns at
+// least its first batch (Kafka's rule: always make progress).
 func (q *quotas) maxBytes(ws []boundedWindow, requested int32) int32 {
+	now := q.now()
 	for _, bw := range ws {
-		if m := bw.w.maxInWindow(bw.bound); m < float64(requested) {
+		if m := bw.w.allowance(now, bw.bound); m < float64(requested) {
 			requested = int32(max(m, 1))
 		}
 	}
