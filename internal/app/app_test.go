@@ -13,7 +13,10 @@ import (
 	"github.com/affluent-io/affluent/internal/config"
 )
 
-func TestHealthMetricsAndShutdown(t *testing.T) {
+// startDev runs `affluent dev` in-process on fresh temporary stores and
+// returns it once ready, with what stops it and where Run's result comes.
+func startDev(t *testing.T) (*Process, context.CancelFunc, <-chan error) {
+	t.Helper()
 	var cfg config.Config
 	cfg.SetDefaults()
 	cfg.Storage.DataDir = t.TempDir()
@@ -32,14 +35,21 @@ func TestHealthMetricsAndShutdown(t *testing.T) {
 			Ready:  func(p *Process) { ready <- p },
 		})
 	}()
-	var p *Process
 	select {
-	case p = <-ready:
+	case p := <-ready:
+		return p, cancel, done
 	case err := <-done:
+		cancel()
 		t.Fatalf("Run returned early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready after 10s")
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("not ready after 20s")
 	}
+	return nil, nil, nil
+}
+
+func TestHealthMetricsAndShutdown(t *testing.T) {
+	p, cancel, done := startDev(t)
 	base := "http://" + p.HTTPAddr
 	if c := p.Credentials; c == nil || c.KafkaAPISecret == "" || c.CloudAPISecret == "" || c.BootstrapServers != p.KafkaAddr {
 		t.Fatalf("dev credentials %+v, want keys and bootstrap %s", c, p.KafkaAddr)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -30,8 +29,6 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
-
-	"github.com/affluent-io/affluent/internal/config"
 )
 
 // otlpReceiver is a real OTLP/gRPC trace endpoint keeping what it is sent.
@@ -84,33 +81,12 @@ func TestTelemetry(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
 
-	var cfg config.Config
-	cfg.SetDefaults()
-	cfg.Storage.DataDir = t.TempDir()
-	cfg.GRPC.Addr, cfg.Kafka.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Process, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, HTTPListener: lis, Dev: true,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(p *Process) { ready <- p }})
-	}()
+	p, cancel, done := startDev(t)
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	var p *Process
-	select {
-	case p = <-ready:
-	case err := <-done:
-		t.Fatalf("Run returned early: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("not ready after 20s")
-	}
+	ctx := context.Background()
 	creds := p.Credentials
 	base := "http://" + p.HTTPAddr
 
