@@ -64,8 +64,24 @@ func TestCLIAgainstAffluentDev(t *testing.T) {
 }
 
 // startDev runs `affluent dev` until the test ends and waits until it has
-// written its credentials.
+// written its credentials. Its addresses are free ports picked here; if
+// another process takes one before affluent dev binds it, affluent dev
+// exits at once, and it is started again on new ones.
 func startDev(t *testing.T, bin, dataDir string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		if startDevOnce(t, bin, dataDir) {
+			return
+		}
+		if attempt == 3 {
+			t.Fatal("affluent dev exited before it was ready, three times")
+		}
+	}
+}
+
+// startDevOnce starts affluent dev and reports whether it became ready;
+// false when it exited first (a port taken meanwhile).
+func startDevOnce(t *testing.T, bin, dataDir string) bool {
 	t.Helper()
 	addr := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -85,6 +101,26 @@ func startDev(t *testing.T, bin, dataDir string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	ready, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if strings.Contains(lines.Text(), "Credentials:") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-exited:
+		_ = cmd.Wait()
+		return false
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal("affluent dev did not print its credentials file within 60s")
+	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -96,18 +132,5 @@ func startDev(t *testing.T, bin, dataDir string) {
 			<-done
 		}
 	})
-	ready := make(chan struct{})
-	go func() {
-		lines := bufio.NewScanner(stdout)
-		for lines.Scan() {
-			if strings.Contains(lines.Text(), "Credentials:") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatal("affluent dev did not print its credentials file within 60s")
-	}
+	return true
 }
