@@ -64,17 +64,22 @@ type partitionState struct {
 
 // covers reports whether recent holds the chunk with offset. Caller holds mu.
 func (ps *partitionState) covers(offset int64) bool {
-	n := len(ps.recent)
-	return n > 0 && ps.recent[0].base <= offset && offset <= ps.recent[n-1].last
+	i := sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].last >= offset })
+	return i < len(ps.recent) && ps.recent[i].base <= offset
 }
 
 // chunksFrom copies the recent chunks from the one holding offset until
-// they add up to wantBytes. Caller holds mu and checked covers(offset).
+// they add up to wantBytes, stopping short of a gap (recent is contiguous
+// when applyCommit keeps it so; a chunk after a gap must never be served
+// for offsets inside it). Caller holds mu and checked covers(offset).
 func (ps *partitionState) chunksFrom(offset int64, wantBytes int64) []chunkRef {
 	i := sort.Search(len(ps.recent), func(i int) bool { return ps.recent[i].last >= offset })
 	var out []chunkRef
 	var size int64
 	for ; i < len(ps.recent) && (len(out) == 0 || size < wantBytes); i++ {
+		if len(out) > 0 && ps.recent[i].base != out[len(out)-1].last+1 {
+			break
+		}
 		out = append(out, ps.recent[i])
 		size += ps.recent[i].length
 	}
@@ -102,9 +107,13 @@ func (ps *partitionState) applyCommit(next, logStart int64, chunks []chunkRef) {
 			ps.next = c.last + 1
 		}
 	}
-	ps.next = max(ps.next, next)
-	ps.advanceStart(logStart)
-	ps.confirmed = time.Now()
+	// A commit that recorded no chunk after others' writes (its batches
+	// were all duplicates or rejected, as a producer's retries are after
+	// the broker it first wrote to died) still tells the DB's high
+	// watermark: the tail index then ends before others' chunks, which
+	// refresh drops rather than leave a gap that the next chunk appended
+	// would hide.
+	ps.refresh(next, logStart, time.Now())
 	if len(ps.recent) > 2*maxRecentChunks {
 		ps.recent = append([]chunkRef(nil), ps.recent[len(ps.recent)-maxRecentChunks:]...)
 	}

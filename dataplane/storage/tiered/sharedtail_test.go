@@ -2,6 +2,7 @@ package tiered
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -96,5 +97,80 @@ func TestCommitsOfAnotherBrokerWakeAndReach(t *testing.T) {
 	}
 	if next != 32 {
 		t.Errorf("read %d records on b; want 32", next)
+	}
+}
+
+// TestCommitOfOnlyDuplicatesKeepsTailIndexContiguous is the consumer stall
+// of broker kills: a producer's batch reaches broker a, which commits it
+// and dies before answering; the retry lands on b, whose view of the
+// partition is older than a's commits, and is found a duplicate. b's
+// commit then records no chunk but moves its high watermark past a's
+// writes; its next commit must not be indexed as following its old tail
+// chunks, or a fetch on b at an offset a wrote is served from after the
+// gap and the consumer skips a's records.
+func TestCommitOfOnlyDuplicatesKeepsTailIndexContiguous(t *testing.T) {
+	if TestPostgresURL == nil {
+		t.Fatal("no PostgreSQL helper: TestMain did not run")
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.MetadataURL = TestPostgresURL(t)
+	a, b := openStore(t, cfg), openStore(t, cfg)
+	createTopic(t, a, "c", "t", 1)
+	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
+	const pid = 7
+	seq := int32(0)
+	batch := func(tag string) storage.Batch {
+		spec := idempotent(batchSpec{records: 2, valueSize: 50, tag: tag, firstTS: time.Now().UnixMilli()}, pid, 0, seq)
+		seq += 2
+		return makeBatch(t, spec)
+	}
+	mustAppend(t, b, tp, batch("b0"))
+	mustRead(t, b, tp, 0, 1<<20)      // b's view: [0, 2)
+	mustAppend(t, b, tp, batch("b1")) // b's tail index: [2, 4)
+	mustAppend(t, a, tp, batch("a0")) // [4, 6), unseen by b
+	last := batch("a1")
+	mustAppend(t, a, tp, last) // [6, 8)
+
+	// The retry of a's last batch, on b.
+	res, err := b.Append(context.Background(), tp, last)
+	if !errors.Is(err, storage.ErrDuplicateSequence) || res.BaseOffset != 6 {
+		t.Fatalf("retry on b: offset %d, %v; want 6 and a duplicate", res.BaseOffset, err)
+	}
+	if res := mustAppend(t, b, tp, batch("b2")); res.BaseOffset != 8 {
+		t.Fatalf("b appended at %d; want 8", res.BaseOffset)
+	}
+	for from := int64(0); from < 10; from++ {
+		got := decodeBatches(t, mustRead(t, b, tp, from, 1<<20).Records)
+		if len(got) == 0 {
+			t.Fatalf("read on b at %d: nothing", from)
+		}
+		if first := got[0]; first.FirstOffset > from || first.FirstOffset+int64(first.NumRecords) <= from {
+			t.Errorf("read on b at %d starts with the batch [%d, %d); want the one holding %d",
+				from, first.FirstOffset, first.FirstOffset+int64(first.NumRecords), from)
+		}
+	}
+}
+
+// TestTailIndexNeverServesAcrossAGap: should the tail index ever hold a
+// gap, offsets inside it are not covered (reads ask the DB) and a read
+// before it stops at it.
+func TestTailIndexNeverServesAcrossAGap(t *testing.T) {
+	ps := &partitionState{loaded: true, next: 10, recent: []chunkRef{
+		{base: 0, last: 1, length: 10}, {base: 2, last: 3, length: 10}, {base: 8, last: 9, length: 10},
+	}}
+	for _, tc := range []struct {
+		offset int64
+		covers bool
+		chunks int
+	}{{0, true, 2}, {3, true, 1}, {4, false, 0}, {7, false, 0}, {8, true, 1}, {10, false, 0}} {
+		if got := ps.covers(tc.offset); got != tc.covers {
+			t.Errorf("covers(%d) = %v; want %v", tc.offset, got, tc.covers)
+			continue
+		}
+		if tc.covers {
+			if got := ps.chunksFrom(tc.offset, 1<<20); len(got) != tc.chunks {
+				t.Errorf("chunksFrom(%d) gave %d chunks; want %d", tc.offset, len(got), tc.chunks)
+			}
+		}
 	}
 }
