@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/internal/testutil"
 )
@@ -183,6 +185,88 @@ func (l *ledger) missing() int {
 	return n
 }
 
+// missingByPartition returns, per partition, the acknowledged sequences
+// no consumer has read.
+func (l *ledger) missingByPartition() map[int32][]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int32][]int64{}
+	for p, seqs := range l.acked {
+		for _, s := range seqs {
+			if !l.consumed[p][s] {
+				out[int32(p)] = append(out[int32(p)], s)
+			}
+		}
+	}
+	return out
+}
+
+// stallReport says, for each partition with acknowledged records no
+// consumer read, where everyone stands: the log start and high watermark
+// each broker answers, the group's committed offset, and how far each
+// consumer has read (its uncommitted and committed offsets).
+func stallReport(ctx context.Context, c *cell, missing map[int32][]int64, consumers []*kgo.Client) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(c.clientOpts()...)
+	if err != nil {
+		return fmt.Sprintf("no client for the report: %v", err)
+	}
+	defer cl.Close()
+	var b strings.Builder
+	adm := kadm.NewClient(cl)
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		fmt.Fprintf(&b, "list brokers: %v\n", err)
+	}
+	watermarks := map[int32][]string{}
+	for _, br := range brokers {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for p := range missing {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(br.NodeID)))
+		if err != nil {
+			fmt.Fprintf(&b, "list offsets on broker %d (%s:%d): %v\n", br.NodeID, br.Host, br.Port, err)
+			continue
+		}
+		for _, t := range resp.Topics {
+			for _, rp := range t.Partitions {
+				watermarks[rp.Partition] = append(watermarks[rp.Partition],
+					fmt.Sprintf("broker %d: high watermark %d (%v)", br.NodeID, rp.Offset, kerr.ErrorForCode(rp.ErrorCode)))
+			}
+		}
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		fmt.Fprintf(&b, "fetch committed offsets: %v\n", err)
+	}
+	for _, p := range slices.Sorted(maps.Keys(missing)) {
+		seqs := missing[p]
+		fmt.Fprintf(&b, "partition %d: %d sequences unread (%v); %s", p, len(seqs), seqs[:min(len(seqs), 10)],
+			strings.Join(watermarks[p], ", "))
+		if o, ok := committed.Lookup(topic, p); ok {
+			fmt.Fprintf(&b, "; group committed %d (%v)", o.At, o.Err)
+		}
+		for i, cc := range consumers {
+			if o, ok := cc.UncommittedOffsets()[topic][p]; ok {
+				fmt.Fprintf(&b, "; consumer %d read up to %d", i, o.Offset)
+			}
+			if o, ok := cc.CommittedOffsets()[topic][p]; ok {
+				fmt.Fprintf(&b, "; consumer %d committed %d", i, o.Offset)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // produce writes records spread over the partitions, record i being
 // sequence i/partitions of partition i%partitions, paced to take about
 // pace, and waits for every acknowledgement.
@@ -277,8 +361,9 @@ func (w *offsetWatch) run(ctx context.Context, adm *kadm.Client) {
 
 // verifyLog reads the whole topic and checks it against the ledger: every
 // acknowledged record is there once, and each partition holds its
-// sequences in increasing order (none twice, order kept).
-func verifyLog(t *testing.T, c *cell, l *ledger) {
+// sequences in increasing order (none twice, order kept). It returns the
+// offset of each sequence of each partition.
+func verifyLog(t *testing.T, c *cell, l *ledger) []map[int64]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -299,6 +384,10 @@ func verifyLog(t *testing.T, c *cell, l *ledger) {
 		// well within the request timeout.
 		kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(128<<10))
 	logs := make([][]int64, partitions)
+	offsets := make([]map[int64]int64, partitions)
+	for p := range offsets {
+		offsets[p] = map[int64]int64{}
+	}
 	read := int64(0)
 	for read < total {
 		fetches := reader.PollFetches(ctx)
@@ -320,6 +409,7 @@ func verifyLog(t *testing.T, c *cell, l *ledger) {
 				return
 			}
 			logs[p] = append(logs[p], seq)
+			offsets[p][seq] = r.Offset
 		})
 	}
 	l.mu.Lock()
@@ -339,6 +429,7 @@ func verifyLog(t *testing.T, c *cell, l *ledger) {
 			}
 		}
 	}
+	return offsets
 }
 
 // TestBrokerKills runs three brokers under an idempotent producer writing
@@ -369,9 +460,11 @@ func TestBrokerKills(t *testing.T) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	defer cancel()
+	var consumers []*kgo.Client
 	for range 3 {
 		cl := c.client(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(4<<20))
+		consumers = append(consumers, cl)
 		bg.Go(func() { consume(ctx, cl, l) })
 	}
 	watch := &offsetWatch{}
@@ -420,6 +513,11 @@ func TestBrokerKills(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	caughtUp := time.Since(start) - elapsed
+	var stall string
+	missing := l.missingByPartition()
+	if len(missing) > 0 {
+		stall = stallReport(t.Context(), c, missing, consumers)
+	}
 	cancel()
 	bg.Wait()
 
@@ -443,7 +541,22 @@ func TestBrokerKills(t *testing.T) {
 	polls, pollErrors := watch.polls, watch.pollErrors
 	watch.mu.Unlock()
 	verifyStart := time.Now()
-	verifyLog(t, c, l)
+	offsets := verifyLog(t, c, l)
+	if len(missing) > 0 {
+		var at strings.Builder
+		for _, p := range slices.Sorted(maps.Keys(missing)) {
+			fmt.Fprintf(&at, "partition %d: unread sequences at offsets", p)
+			for _, seq := range missing[p][:min(len(missing[p]), 10)] {
+				if o, ok := offsets[p][seq]; ok {
+					fmt.Fprintf(&at, " %d", o)
+				} else {
+					at.WriteString(" (not in the log)")
+				}
+			}
+			at.WriteString("\n")
+		}
+		t.Logf("where the unread records are:\n%s%s", stall, at.String())
+	}
 	t.Logf("%d records acknowledged in %v (%.0f records/s) across %d broker kills; worst time until every partition "+
 		"was written again: %v after a kill, %v after a restart; consumers caught up %v after the last ack and read "+
 		"%d records (%d re-reads); committed offsets polled %d times (%d failed polls); log verified in %v",
