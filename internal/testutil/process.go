@@ -234,16 +234,65 @@ func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess 
 	return p
 }
 
+// LaunchBrokerProcess is StartBrokerProcess for a program that is not a
+// test (the benchmarks): its main calls MaybeServeBrokerProcess first
+// thing, errors are returned rather than failing a test, opts.Storage is
+// taken as it is (BrokerBackend plays no part), and the caller stops the
+// process with Close.
+func LaunchBrokerProcess(opts BrokerProcessOptions) (*BrokerProcess, error) {
+	p := &BrokerProcess{Addr: opts.Addr, DataDir: opts.DataDir, Tenants: opts.Tenants, Storage: opts.Storage,
+		membership: opts.Membership, anonymous: opts.Anonymous}
+	if p.DataDir == "" {
+		dir, err := os.MkdirTemp("", "affluent-broker-")
+		if err != nil {
+			return nil, err
+		}
+		p.DataDir = dir
+	} else if err := os.MkdirAll(p.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if len(p.Tenants) == 0 {
+		p.Tenants = DefaultTenants
+	}
+	p.Username, p.Password, p.Cluster = p.Tenants[0].Username, p.Tenants[0].Password, p.Tenants[0].Cluster
+	p.LogPath = filepath.Join(p.DataDir, "broker-process.log")
+	if err := p.launch(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close stops a process of LaunchBrokerProcess cleanly (as Stop does) and
+// reports how it exited.
+func (p *BrokerProcess) Close() error { return p.stop() }
+
+// Pid is the process id of the running broker process.
+func (p *BrokerProcess) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *BrokerProcess) start() {
 	p.t.Helper()
+	if err := p.launch(); err != nil {
+		p.t.Fatalf("%v", err)
+	}
+}
+
+// launch starts the process and waits until it serves.
+func (p *BrokerProcess) launch() error {
 	spec, err := json.Marshal(processSpec{DataDir: p.DataDir, Addr: p.Addr, Tenants: p.Tenants, Storage: p.Storage,
 		Membership: p.membership, Anonymous: p.anonymous})
 	if err != nil {
-		p.t.Fatalf("broker process spec: %v", err)
+		return fmt.Errorf("broker process spec: %w", err)
 	}
 	logFile, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		p.t.Fatalf("broker process log: %v", err)
+		return fmt.Errorf("broker process log: %w", err)
 	}
 	defer logFile.Close()
 	fmt.Fprintf(logFile, "=== %s: starting broker process on %s (data %s)\n", time.Now().Format(time.RFC3339Nano), p.Addr, p.DataDir)
@@ -257,14 +306,14 @@ func (p *BrokerProcess) start() {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		p.t.Fatalf("broker process stdin: %v", err)
+		return fmt.Errorf("broker process stdin: %w", err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		p.t.Fatalf("broker process stdout: %v", err)
+		return fmt.Errorf("broker process stdout: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		p.t.Fatalf("start broker process %s: %v", os.Args[0], err)
+		return fmt.Errorf("start broker process %s: %w", os.Args[0], err)
 	}
 	exited := make(chan struct{})
 	ready := make(chan string, 1)
@@ -288,15 +337,16 @@ func (p *BrokerProcess) start() {
 	select {
 	case addr := <-ready:
 		if p.Addr != "" && addr != p.Addr {
-			p.t.Fatalf("broker process listens on %s, want %s", addr, p.Addr)
+			return fmt.Errorf("broker process listens on %s, want %s", addr, p.Addr)
 		}
 		p.Addr = addr
+		return nil
 	case <-exited:
-		p.t.Fatalf("broker process exited before serving (%v); did the package's TestMain call testutil.MaybeServeBrokerProcess?\nlog:\n%s",
+		return fmt.Errorf("broker process exited before serving (%v); did the package's TestMain call testutil.MaybeServeBrokerProcess?\nlog:\n%s",
 			p.exitErr(), p.logTail(16<<10))
 	case <-time.After(60 * time.Second):
 		p.Kill()
-		p.t.Fatalf("broker process not serving after 60s\nlog:\n%s", p.logTail(16<<10))
+		return fmt.Errorf("broker process not serving after 60s\nlog:\n%s", p.logTail(16<<10))
 	}
 }
 
@@ -321,7 +371,8 @@ func (p *BrokerProcess) Kill() {
 }
 
 // Restart starts the broker again on the same data directory and address,
-// killing it first if it still runs, and waits until it serves.
+// killing it first if it still runs, and waits until it serves. It is for
+// processes of StartBrokerProcess, which have a test to fail.
 func (p *BrokerProcess) Restart() {
 	p.t.Helper()
 	select {
@@ -342,15 +393,21 @@ func (p *BrokerProcess) exitedChan() <-chan struct{} {
 // 30s before killing it, and fails the test if it exited with an error. It
 // does nothing when the broker is not running.
 func (p *BrokerProcess) Stop() {
+	if err := p.stop(); err != nil {
+		p.t.Errorf("%v", err)
+	}
+}
+
+func (p *BrokerProcess) stop() error {
 	p.mu.Lock()
 	stdin, exited := p.stdin, p.exited
 	p.mu.Unlock()
 	if exited == nil {
-		return
+		return nil
 	}
 	select {
 	case <-exited:
-		return // killed, or already stopped
+		return nil // killed, or already stopped
 	default:
 	}
 	_ = stdin.Close()
@@ -358,17 +415,16 @@ func (p *BrokerProcess) Stop() {
 	case <-exited:
 	case <-time.After(30 * time.Second):
 		p.Kill()
-		p.t.Errorf("broker process did not stop within 30s of its stdin closing; killed it")
-		return
+		return errors.New("broker process did not stop within 30s of its stdin closing; killed it")
 	}
 	if err := p.exitErr(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) && exit.ExitCode() == 66 {
-			p.t.Errorf("broker process: the race detector found a data race (exit status 66); see %s", p.LogPath)
-		} else {
-			p.t.Errorf("broker process exited with %v; see %s", err, p.LogPath)
+			return fmt.Errorf("broker process: the race detector found a data race (exit status 66); see %s", p.LogPath)
 		}
+		return fmt.Errorf("broker process exited with %w; see %s", err, p.LogPath)
 	}
+	return nil
 }
 
 func (p *BrokerProcess) appendLog(format string, args ...any) {
