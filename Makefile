@@ -53,9 +53,10 @@ test-deps:
 test: test-deps check-generated lint
 	./scripts/test.sh
 
-## bench: the benchmarks of bench/, printing a results table (QUICK=1 for a short run)
+## bench: the benchmarks of bench/, printing a results table (QUICK=1 for a short run;
+## ONLY=text runs the scenarios whose name contains text, e.g. ONLY=scale-out)
 bench: build
-	$(GO) run ./bench $(if $(QUICK),-quick) $(if $(PROFILE),-profile)
+	$(GO) run ./bench $(if $(QUICK),-quick) $(if $(PROFILE),-profile) $(if $(ONLY),-only '$(ONLY)')
 
 clean:
 	rm -rf $(BIN)

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/affluent-io/affluent/internal/testutil"
 )
 
 type options struct {
@@ -29,6 +31,9 @@ type options struct {
 }
 
 func main() {
+	// The scale-out scenario runs brokers as child processes of this
+	// binary (testutil.LaunchBrokerProcess).
+	testutil.MaybeServeBrokerProcess()
 	var opts options
 	serve := flag.String("serve", "", "internal: serve the named system (affluent or kfake) and print its address")
 	flag.BoolVar(&opts.quick, "quick", false, "short run (under 3 minutes on 2 cores)")

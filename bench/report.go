@@ -145,6 +145,9 @@ func extras(m Measurement) string {
 	if len(m.Extra) == 0 {
 		return ""
 	}
+	if _, ok := m.Extra["gain"]; ok {
+		return scaleOutExtras(m.Extra)
+	}
 	var parts []string
 	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib", "rss_per_tenant_kib", "heap_per_tenant_kib", "requests_per_s", "create_p99_ms", "get_p99_ms", "list_p99_ms"} {
 		if v, ok := m.Extra[k]; ok {
@@ -152,4 +155,17 @@ func extras(m Measurement) string {
 		}
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// scaleOutExtras renders the figures of the scale-out scenario: both
+// throughputs, their ratio, and where the CPU went in each window (3/4
+// brokers).
+func scaleOutExtras(e map[string]float64) string {
+	pair := func(k string) string { return fmt.Sprintf("%.2f/%.2f", e[k+"_3"], e[k+"_4"]) }
+	return fmt.Sprintf(" (3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led partitions %.0f ms after it started; "+
+		"cores busy with 3/4 brokers: machine %s, brokers %s, PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
+		"PostgreSQL commits/s %s)",
+		e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["join_ms"],
+		pair("busy_cores"), pair("broker_cores"), pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
+		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]))
 }

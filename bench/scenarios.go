@@ -129,6 +129,11 @@ func scenarios(opts options) []Scenario {
 			},
 		},
 		{
+			Name: "scale-out: produce throughput of 4 brokers (3 before), PostgreSQL + S3, 48 partitions, 4 clients", Unit: "MiB/s",
+			HigherIsBetter: true, AffluentOnly: true,
+			Run: scaleOut,
+		},
+		{
 			Name: "serverless cluster create → RUNNING p99 (idle tenants, 1 topic each)", Unit: "ms", AffluentOnly: true, Fresh: true,
 			Run: func(ctx context.Context, env *runEnv) (Measurement, error) {
 				n := 1000
