@@ -125,6 +125,7 @@ type cpuSample struct {
 	at       time.Time
 	busy     time.Duration // all cores of the machine
 	brokers  time.Duration
+	newest   time.Duration // the broker started last, of brokers
 	postgres time.Duration // the server and its backends
 	s3       time.Duration
 	clients  time.Duration // this process: the producing clients
@@ -137,6 +138,7 @@ func (c *cellBench) sample(ctx context.Context) cpuSample {
 	for _, b := range c.brokers {
 		brokers[b.Pid()] = true
 	}
+	newest := c.brokers[len(c.brokers)-1].Pid()
 	self := os.Getpid()
 	for _, pr := range descendants(self) {
 		switch {
@@ -144,6 +146,9 @@ func (c *cellBench) sample(ctx context.Context) cpuSample {
 			s.clients += pr.cpu
 		case brokers[pr.pid]:
 			s.brokers += pr.cpu
+			if pr.pid == newest {
+				s.newest = pr.cpu
+			}
 		case pr.comm == "postgres":
 			s.postgres += pr.cpu
 		case strings.Contains(pr.comm, "versitygw"):
@@ -161,8 +166,8 @@ func (c *cellBench) sample(ctx context.Context) cpuSample {
 // usage is what a measurement window kept busy, in cores, and PostgreSQL's
 // commits per second.
 type usage struct {
-	busy, brokers, postgres, s3, clients, other float64
-	commitsPerSec                               float64
+	busy, brokers, newest, postgres, s3, clients, other float64
+	commitsPerSec                                       float64
 }
 
 func usageBetween(a, b cpuSample) usage {
@@ -170,6 +175,7 @@ func usageBetween(a, b cpuSample) usage {
 	u := usage{
 		busy:          (b.busy - a.busy).Seconds() / d,
 		brokers:       (b.brokers - a.brokers).Seconds() / d,
+		newest:        (b.newest - a.newest).Seconds() / d,
 		postgres:      (b.postgres - a.postgres).Seconds() / d,
 		s3:            (b.s3 - a.s3).Seconds() / d,
 		clients:       (b.clients - a.clients).Seconds() / d,
@@ -366,7 +372,7 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 		Extra: map[string]float64{
 			"three_brokers_mib_s": three, "four_brokers_mib_s": four, "gain": four / three, "join_ms": ms(joined),
 			"busy_cores_3": u3.busy, "busy_cores_4": u4.busy,
-			"broker_cores_3": u3.brokers, "broker_cores_4": u4.brokers,
+			"broker_cores_3": u3.brokers, "broker_cores_4": u4.brokers, "fourth_broker_cores": u4.newest,
 			"postgres_cores_3": u3.postgres, "postgres_cores_4": u4.postgres,
 			"s3_cores_3": u3.s3, "s3_cores_4": u4.s3,
 			"client_cores_3": u3.clients, "client_cores_4": u4.clients,

@@ -163,9 +163,9 @@ func extras(m Measurement) string {
 func scaleOutExtras(e map[string]float64) string {
 	pair := func(k string) string { return fmt.Sprintf("%.2f/%.2f", e[k+"_3"], e[k+"_4"]) }
 	return fmt.Sprintf(" (3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led partitions %.0f ms after it started; "+
-		"cores busy with 3/4 brokers: machine %s, brokers %s, PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
+		"cores busy with 3/4 brokers: machine %s, brokers %s (the 4th %.2f), PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
 		"PostgreSQL commits/s %s)",
 		e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["join_ms"],
-		pair("busy_cores"), pair("broker_cores"), pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
+		pair("busy_cores"), pair("broker_cores"), e["fourth_broker_cores"], pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
 		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]))
 }
