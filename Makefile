@@ -54,8 +54,9 @@ test: test-deps check-generated lint
 	./scripts/test.sh
 
 ## bench: the benchmarks of bench/, printing a results table (QUICK=1 for a short run;
-## ONLY=text runs the scenarios whose name contains text, e.g. ONLY=scale-out)
-bench: build
+## ONLY=text runs the scenarios whose name contains text, e.g. ONLY=scale-out).
+## The scale-out scenario runs PostgreSQL and versitygw, as the tests do.
+bench: build test-deps
 	$(GO) run ./bench $(if $(QUICK),-quick) $(if $(PROFILE),-profile) $(if $(ONLY),-only '$(ONLY)')
 
 clean:

@@ -164,8 +164,9 @@ func scaleOutExtras(e map[string]float64) string {
 	pair := func(k string) string { return fmt.Sprintf("%.2f/%.2f", e[k+"_3"], e[k+"_4"]) }
 	return fmt.Sprintf(" (3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led partitions %.0f ms after it started; "+
 		"cores busy with 3/4 brokers: machine %s, brokers %s (the 4th %.2f), PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
-		"PostgreSQL commits/s %s)",
+		"PostgreSQL commits/s %s; MiB/s per core the cell used %s)",
 		e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["join_ms"],
 		pair("busy_cores"), pair("broker_cores"), e["fourth_broker_cores"], pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
-		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]))
+		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]),
+		fmt.Sprintf("%.1f/%.1f", e["mib_s_per_cell_core_3"], e["mib_s_per_cell_core_4"]))
 }
