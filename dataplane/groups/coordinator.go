@@ -60,6 +60,13 @@ type Options struct {
 	// Without it those topics are answered UNKNOWN_TOPIC_ID.
 	TopicIDs TopicIDResolver
 
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms (45s):
+	// a KIP-848 member that does not heartbeat for that long is removed.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms
+	// (5s), the interval KIP-848 members are told to heartbeat at.
+	ConsumerHeartbeatInterval time.Duration
+
 	// Now replaces time.Now for timestamps (commit times, retention).
 	Now func() time.Time
 
@@ -100,6 +107,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.OffsetsRetentionCheckInterval <= 0 {
 		o.OffsetsRetentionCheckInterval = defaultRetentionCheckInterval
+	}
+	if o.ConsumerSessionTimeout <= 0 {
+		o.ConsumerSessionTimeout = defaultConsumerSessionTimeout
+	}
+	if o.ConsumerHeartbeatInterval <= 0 {
+		o.ConsumerHeartbeatInterval = defaultConsumerHeartbeatInterval
 	}
 	if o.OffsetMetadataMaxBytes <= 0 {
 		o.OffsetMetadataMaxBytes = defaultOffsetMetadataMaxBytes

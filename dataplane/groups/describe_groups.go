@@ -48,6 +48,10 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, cluster string, req *k
 func (g *group) describe(dg *kmsg.DescribeGroupsResponseGroup) {
 	g.mu.Lock()
 	defer g.unlock()
+	if g.consumer != nil && g.state != stateDead {
+		g.describeConsumerAsClassic(dg)
+		return
+	}
 	dg.State = g.state.String()
 	dg.ProtocolType = g.protocolType
 	if g.state == stateDead {

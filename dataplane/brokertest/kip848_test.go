@@ -1,0 +1,368 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/affluent-io/affluent/dataplane/groups"
+	"github.com/affluent-io/affluent/internal/testutil"
+)
+
+// fastConsumerGroups makes KIP-848 members heartbeat every 300ms, so that
+// partitions move within a second instead of Kafka's 5s steps.
+func fastConsumerGroups(o *groups.Options) {
+	o.ConsumerHeartbeatInterval = 300 * time.Millisecond
+}
+
+// member848 is a franz-go consumer of the KIP-848 protocol that records
+// every partition it is given, revoked and loses, and every record it reads.
+type member848 struct {
+	name string
+	cl   *kgo.Client
+
+	mu       sync.Mutex // guards the fields below
+	owned    map[int32]bool
+	revoked  [][]int32 // each revocation, in order
+	lost     []int32
+	ownedAt  []map[int32]bool // what it owned right after each revocation
+	consumed map[string]int   // record value → times read
+	errs     []error
+}
+
+func startMember848(t *testing.T, h *testutil.BrokerHandle, name, group, topic string, extra ...kgo.Opt) *member848 {
+	t.Helper()
+	m := &member848{name: name, owned: map[int32]bool{}, consumed: map[string]int{}}
+	opts := append(h.ClientOpts(),
+		kgo.ClientID(name),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ServerSideBalancer(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for _, p := range ps[topic] {
+				m.owned[p] = true
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, ps map[string][]int32) {
+			// Commit what was read before the partitions move on.
+			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+				m.fail(fmt.Errorf("commit on revoke: %w", err))
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for _, p := range ps[topic] {
+				delete(m.owned, p)
+			}
+			if len(ps[topic]) > 0 {
+				m.revoked = append(m.revoked, slices.Sorted(slices.Values(ps[topic])))
+				m.ownedAt = append(m.ownedAt, maps.Clone(m.owned))
+			}
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for _, p := range ps[topic] {
+				delete(m.owned, p)
+				m.lost = append(m.lost, p)
+			}
+		}),
+	)
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	m.cl = cl
+	return m
+}
+
+func (m *member848) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.errs = append(m.errs, err)
+}
+
+// poll reads one batch, records it and commits it.
+func (m *member848) poll(ctx context.Context) {
+	fs := m.cl.PollRecords(ctx, 500)
+	defer m.cl.AllowRebalance()
+	fs.EachError(func(topic string, p int32, err error) {
+		if ctx.Err() == nil {
+			m.fail(fmt.Errorf("fetch %s/%d: %w", topic, p, err))
+		}
+	})
+	m.mu.Lock()
+	fs.EachRecord(func(r *kgo.Record) { m.consumed[string(r.Value)]++ })
+	m.mu.Unlock()
+	if len(fs.Records()) > 0 {
+		if err := m.cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+			m.fail(fmt.Errorf("commit: %w", err))
+		}
+	}
+}
+
+func (m *member848) revokedSoFar() [][]int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.revoked)
+}
+
+func (m *member848) ownedPartitions() []int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.owned))
+}
+
+// run polls until ctx ends.
+func (m *member848) run(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			m.poll(ctx)
+		}
+	}()
+}
+
+// checkOnlyMovedRevoked asserts that every partition revoked from the
+// member left it for good in that rebalance: it never lost a partition it
+// kept, and nothing was lost without a revocation.
+func (m *member848) checkOnlyMovedRevoked(t *testing.T, final map[int32]string) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.lost) > 0 {
+		t.Errorf("%s lost partitions %v: a rebalance without failures must revoke, not lose", m.name, m.lost)
+	}
+	for i, ps := range m.revoked {
+		for _, p := range ps {
+			if m.ownedAt[i][p] {
+				t.Errorf("%s: partition %d revoked but still owned", m.name, p)
+			}
+		}
+	}
+	for _, e := range m.errs {
+		t.Errorf("%s: %v", m.name, e)
+	}
+}
+
+func produceValues(t *testing.T, cl *kgo.Client, topic string, from, to int) {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := from; i < to; i++ {
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(i)), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(testContext(t), rs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// describe848 describes a consumer group with ConsumerGroupDescribe.
+func describe848(t *testing.T, cl *kgo.Client, group string) kmsg.ConsumerGroupDescribeResponseGroup {
+	t.Helper()
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil || len(resp.Groups) != 1 {
+		t.Fatalf("ConsumerGroupDescribe %s: %v", group, err)
+	}
+	return resp.Groups[0]
+}
+
+// waitAssigned waits until the members own every partition between them,
+// each owning want[i] partitions, and the group is Stable.
+func waitAssigned(t *testing.T, admin *kgo.Client, group string, partitions int, members ...*member848) map[int32]string {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		owners := map[int32]string{}
+		double := false
+		counts := []int{}
+		for _, m := range members {
+			ps := m.ownedPartitions()
+			counts = append(counts, len(ps))
+			for _, p := range ps {
+				if _, dup := owners[p]; dup {
+					double = true
+				}
+				owners[p] = m.name
+			}
+		}
+		balanced := slices.Max(counts)-slices.Min(counts) <= 1
+		if !double && len(owners) == partitions && balanced && describe848(t, admin, group).State == "Stable" {
+			return owners
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: members own %v (counts %v, some partition twice: %v), want all %d balanced; described %+v",
+				group, owners, counts, double, partitions, describe848(t, admin, group))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestConsumerProtocolIncrementalRebalance runs a KIP-848 group of franz-go
+// consumers beside a classic group on the same broker: members join and
+// leave while records flow, partitions that stay with a member are never
+// revoked from it, and each record is read exactly once.
+func TestConsumerProtocolIncrementalRebalance(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
+	const topic, classicTopic, partitions = "orders-848", "orders-classic", 12
+	adm := h.Admin(t)
+	createTopic(t, adm, topic, partitions, nil)
+	createTopic(t, adm, classicTopic, 4, nil)
+	producer := h.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	admin := h.Client(t)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+
+	// A classic group on the same broker, consuming all along.
+	classicCl := h.Client(t, kgo.ConsumerGroup("classic-group"), kgo.ConsumeTopics(classicTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	produceValues(t, producer, classicTopic, 0, 100)
+
+	produceValues(t, producer, topic, 0, 600)
+	a := startMember848(t, h, "a", "group-848", topic)
+	b := startMember848(t, h, "b", "group-848", topic)
+	a.run(ctx, &wg)
+	b.run(ctx, &wg)
+	waitAssigned(t, admin, "group-848", partitions, a, b)
+
+	var classicRead int
+	for classicRead < 100 {
+		fs := classicCl.PollFetches(testContext(t))
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("classic fetch %s/%d: %v", topic, p, err) })
+		classicRead += len(fs.Records())
+	}
+
+	// A third member joins: a and b give up only what moves to c.
+	produceValues(t, producer, topic, 600, 1200)
+	c := startMember848(t, h, "c", "group-848", topic)
+	c.run(ctx, &wg)
+	owners := waitAssigned(t, admin, "group-848", partitions, a, b, c)
+	a.checkOnlyMovedRevoked(t, owners)
+	b.checkOnlyMovedRevoked(t, owners)
+	t.Logf("after c joined: owners %v; a revoked %v, b revoked %v", owners, a.revokedSoFar(), b.revokedSoFar())
+	for _, m := range []*member848{a, b, c} {
+		if n := len(m.ownedPartitions()); n != partitions/3 {
+			t.Errorf("%s owns %d partitions after c joined, want %d", m.name, n, partitions/3)
+		}
+	}
+	aBefore, cBefore := a.ownedPartitions(), c.ownedPartitions()
+
+	// b leaves: a and c only gain partitions.
+	produceValues(t, producer, topic, 1200, 1800)
+	waitConsumed(t, 1200, a, b, c)
+	b.cl.Close()
+	owners = waitAssigned(t, admin, "group-848", partitions, a, c)
+	a.checkOnlyMovedRevoked(t, owners)
+	c.checkOnlyMovedRevoked(t, owners)
+	t.Logf("after b left: owners %v; a revoked %v, c revoked %v", owners, a.revokedSoFar(), c.revokedSoFar())
+	for _, kept := range []struct {
+		m      *member848
+		before []int32
+	}{{a, aBefore}, {c, cBefore}} {
+		now := kept.m.ownedPartitions()
+		for _, p := range kept.before {
+			if !slices.Contains(now, p) {
+				t.Errorf("%s lost partition %d when b left; it owned %v, now %v", kept.m.name, p, kept.before, now)
+			}
+		}
+	}
+
+	produceValues(t, producer, topic, 1800, 2400)
+	waitConsumed(t, 2400, a, b, c)
+	cancel()
+	wg.Wait()
+	checkExactlyOnce(t, 2400, a, b, c)
+
+	// The classic group and the consumer group are listed side by side.
+	listed, err := adm.ListGroups(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, g := range listed.Sorted() {
+		types[g.Group] = g.ProtocolType
+	}
+	if types["group-848"] != "consumer" || types["classic-group"] != "consumer" {
+		t.Errorf("listed groups %v, want both groups of protocol type consumer", types)
+	}
+	req := kmsg.NewPtrListGroupsRequest()
+	req.TypesFilter = []string{"consumer"}
+	resp, err := req.RequestWith(testContext(t), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 1 || resp.Groups[0].Group != "group-848" || resp.Groups[0].GroupType != "consumer" {
+		t.Errorf("ListGroups of type consumer: %+v, want group-848 only", resp.Groups)
+	}
+	a.cl.Close()
+	c.cl.Close()
+}
+
+// waitConsumed waits until the members together have read n distinct values.
+func waitConsumed(t *testing.T, n int, members ...*member848) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, m := range members {
+			m.mu.Lock()
+			for v := range m.consumed {
+				seen[v] = true
+			}
+			m.mu.Unlock()
+		}
+		if len(seen) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group read %d distinct records, want %d", len(seen), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce asserts that values 0..n-1 were each read exactly once
+// by the members together.
+func checkExactlyOnce(t *testing.T, n int, members ...*member848) {
+	t.Helper()
+	total := map[string]int{}
+	for _, m := range members {
+		m.mu.Lock()
+		for v, k := range m.consumed {
+			total[v] += k
+		}
+		m.mu.Unlock()
+	}
+	dups := 0
+	for i := range n {
+		switch k := total[strconv.Itoa(i)]; {
+		case k == 0:
+			t.Errorf("record %d was never read", i)
+		case k > 1:
+			dups++
+			if dups <= 10 {
+				t.Errorf("record %d was read %d times", i, k)
+			}
+		}
+	}
+	if len(total) != n {
+		t.Errorf("read %d distinct records, want %d", len(total), n)
+	}
+	if dups > 0 {
+		t.Errorf("%d records read more than once", dups)
+	}
+}
