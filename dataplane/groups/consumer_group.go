@@ -214,11 +214,12 @@ func (cg *consumerGroup) subscribedTopicNames() map[string]bool {
 }
 
 // refreshTopics resolves every member's subscription against the cluster's
-// topics; when the subscribed topics changed (created, deleted, grown, or
-// matched differently) the group epoch rises. Partitions of topics that no
+// topics, and reports whether the subscribed topics changed (created,
+// deleted, grown, or matched differently): the group epoch must rise.
+// Partitions of topics that no
 // longer exist are dropped from members at once: there is nothing left to
 // revoke.
-func (cg *consumerGroup) refreshTopics(all []TopicInfo) {
+func (cg *consumerGroup) refreshTopics(all []TopicInfo) bool {
 	next := make(map[string]topicMeta)
 	for _, t := range all {
 		if t.Partitions <= 0 {
@@ -232,10 +233,10 @@ func (cg *consumerGroup) refreshTopics(all []TopicInfo) {
 		}
 	}
 	if maps.Equal(next, cg.topics) {
-		return
+		return false
 	}
 	cg.topics = next
-	cg.bumpEpoch()
+	cg.dirty = true
 	live := make(map[[16]byte]int32, len(all))
 	for _, t := range all {
 		live[t.ID] = t.Partitions
@@ -262,6 +263,7 @@ func (cg *consumerGroup) refreshTopics(all []TopicInfo) {
 	for _, t := range next {
 		cg.topicNames[t.id] = t.name
 	}
+	return true
 }
 
 // computeTarget computes the target assignment for the group epoch, when it

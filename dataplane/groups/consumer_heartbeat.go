@@ -208,15 +208,18 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	if hb.epoch < 0 {
 		return g.consumerLeave(hb)
 	}
-	m, res := g.consumerMemberFor(hb)
+	m, joined, res := g.consumerMemberFor(hb)
 	if res.code != 0 {
 		return res
 	}
-	if g.updateSubscription(m, hb) {
-		cg.bumpEpoch()
+	// One heartbeat raises the group epoch at most once, whatever it
+	// changed.
+	changed := g.updateSubscription(m, hb) || joined
+	if topics != nil && cg.refreshTopics(all) {
+		changed = true
 	}
-	if topics != nil {
-		cg.refreshTopics(all)
+	if changed {
+		cg.bumpEpoch()
 	}
 	cg.computeTarget()
 	if cg.reconcile(m, hb.owned) {
@@ -271,35 +274,37 @@ func (g *group) convertToClassic() {
 
 // consumerMemberFor finds (or, joining, creates) the member a heartbeat is
 // from and checks its epoch (Kafka's member epoch fencing).
-func (g *group) consumerMemberFor(hb consumerHeartbeat) (*consumerMember, consumerHeartbeatResult) {
+func (g *group) consumerMemberFor(hb consumerHeartbeat) (m *consumerMember, joined bool, res consumerHeartbeatResult) {
 	cg := g.consumer
 	instanceID := derefString(hb.instanceID)
 	if hb.epoch == joinEpoch {
 		return g.joinConsumerMember(hb, instanceID)
 	}
-	m := cg.members[hb.memberID]
+	m = cg.members[hb.memberID]
 	if m == nil || m.leftStatic {
-		return nil, heartbeatError(kerr.UnknownMemberID.Code, "")
+		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, "")
 	}
 	if instanceID != "" && instanceID != m.instanceID {
-		return nil, heartbeatError(kerr.FencedInstanceID.Code, "")
+		return nil, false, heartbeatError(kerr.FencedInstanceID.Code, "")
 	}
 	switch {
 	case hb.epoch > m.epoch:
-		return nil, heartbeatError(kerr.FencedMemberEpoch.Code, "The member epoch is ahead of the coordinator's.")
+		return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, "The member epoch is ahead of the coordinator's.")
 	case hb.epoch < m.epoch:
 		// A member that missed the response moving it to its current
 		// epoch may go on from its previous one, if it owns nothing it
 		// should not.
 		if hb.epoch != m.previousEpoch || (hb.owned != nil && len(hb.owned.minus(m.assigned)) > 0) {
-			return nil, heartbeatError(kerr.FencedMemberEpoch.Code, "The member epoch is stale.")
+			return nil, false, heartbeatError(kerr.FencedMemberEpoch.Code, "The member epoch is stale.")
 		}
 		m.assignmentChanged = true
 	}
-	return m, consumerHeartbeatResult{}
+	return m, false, consumerHeartbeatResult{}
 }
 
-func (g *group) joinConsumerMember(hb consumerHeartbeat, instanceID string) (*consumerMember, consumerHeartbeatResult) {
+// joinConsumerMember handles epoch 0; joined reports a member new to the
+// group.
+func (g *group) joinConsumerMember(hb consumerHeartbeat, instanceID string) (m *consumerMember, joined bool, res consumerHeartbeatResult) {
 	cg := g.consumer
 	id := hb.memberID
 	if id == "" {
@@ -309,30 +314,30 @@ func (g *group) joinConsumerMember(hb consumerHeartbeat, instanceID string) (*co
 		if holder, ok := cg.static[instanceID]; ok && holder != id {
 			old := cg.members[holder]
 			if old != nil && !old.leftStatic {
-				return nil, heartbeatError(kerr.UnreleasedInstanceID.Code,
+				return nil, false, heartbeatError(kerr.UnreleasedInstanceID.Code,
 					"Static member "+instanceID+" is still in use by another member.")
 			}
 			if old != nil && cg.members[id] == nil {
 				g.log.Info("static member rejoined with a new member id", "instance", instanceID, "old", holder, "new", id)
 				m := cg.replaceStatic(old, id)
 				m.clientID, m.clientHost = hb.client.ClientID, hb.client.ClientHost
-				return m, consumerHeartbeatResult{}
+				return m, false, consumerHeartbeatResult{}
 			}
 		}
 	}
-	if m := cg.members[id]; m != nil {
+	if m = cg.members[id]; m != nil {
 		// A known member joining again owns nothing any more.
 		cg.release(m)
 		m.epoch, m.previousEpoch, m.state, m.leftStatic = 0, 0, memberStable, false
 		m.revokeTimer.cancel()
 		m.assignmentChanged = true
 		cg.dirty = true
-		return m, consumerHeartbeatResult{}
+		return m, false, consumerHeartbeatResult{}
 	}
 	if limit := g.c.opts.MaxGroupSize; limit > 0 && len(cg.members) >= limit {
-		return nil, heartbeatError(kerr.GroupMaxSizeReached.Code, "")
+		return nil, false, heartbeatError(kerr.GroupMaxSizeReached.Code, "")
 	}
-	m := &consumerMember{
+	m = &consumerMember{
 		id:            id,
 		instanceID:    instanceID,
 		clientID:      hb.client.ClientID,
@@ -346,8 +351,8 @@ func (g *group) joinConsumerMember(hb consumerHeartbeat, instanceID string) (*co
 		cg.static[instanceID] = id
 	}
 	g.log.Info("consumer group member joined", "member", id, "instance", instanceID)
-	cg.bumpEpoch()
-	return m, consumerHeartbeatResult{}
+	cg.dirty = true
+	return m, true, consumerHeartbeatResult{}
 }
 
 // updateSubscription records what the heartbeat changes of the member; it
