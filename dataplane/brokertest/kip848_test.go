@@ -172,11 +172,19 @@ func describe848(t *testing.T, cl *kgo.Client, group string) kmsg.ConsumerGroupD
 	t.Helper()
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{group}
-	resp, err := req.RequestWith(testContext(t), cl)
-	if err != nil || len(resp.Groups) != 1 {
-		t.Fatalf("ConsumerGroupDescribe %s: %v", group, err)
+	// A coordinator that just went away takes the client a few tries to
+	// find again.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := req.RequestWith(testContext(t), cl)
+		if err == nil && len(resp.Groups) == 1 {
+			return resp.Groups[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ConsumerGroupDescribe %s: %v", group, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return resp.Groups[0]
 }
 
 // waitAssigned waits until the members own every partition between them,
