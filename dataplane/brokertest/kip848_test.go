@@ -374,3 +374,29 @@ func checkExactlyOnce(t *testing.T, n int, members ...*member848) {
 		t.Errorf("%d records read more than once", dups)
 	}
 }
+
+// TestConsumerProtocolAdvertised checks that ApiVersions offers the KIP-848
+// APIs at the versions clients need (franz-go and librdkafka want
+// ConsumerGroupHeartbeat v1 for client-chosen member ids and regexes).
+func TestConsumerProtocolAdvertised(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true})
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "affluent-test", "1.0"
+	resp, err := req.RequestWith(testContext(t), h.Client(t))
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions: %v %v", err, resp)
+	}
+	want := map[int16]int16{int16(kmsg.ConsumerGroupHeartbeat): 1, int16(kmsg.ConsumerGroupDescribe): 1}
+	for _, k := range resp.ApiKeys {
+		if max, ok := want[k.ApiKey]; ok {
+			if k.MinVersion != 0 || k.MaxVersion != max {
+				t.Errorf("API %s advertised v%d-%d, want v0-%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, max)
+			}
+			delete(want, k.ApiKey)
+		}
+	}
+	for k := range want {
+		t.Errorf("API %s not advertised", kmsg.NameForKey(k))
+	}
+}
