@@ -2,6 +2,8 @@ package groups
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -569,4 +571,86 @@ func (h *harness) describe848(group string) kmsg.ConsumerGroupDescribeResponseGr
 		h.t.Fatalf("ConsumerGroupDescribe %s: %+v", group, resp.Groups)
 	}
 	return resp.Groups[0]
+}
+
+// TestConsumerGroupNeverDoubleAssigns drives a group through random joins,
+// leaves, heartbeats, session expiries and topic growth, checking after
+// every step that no partition is owned by two live members at once, and
+// at the end that the settled group owns every partition, balanced.
+func TestConsumerGroupNeverDoubleAssigns(t *testing.T) {
+	for seed := range int64(20) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(seed), 848))
+			h := newHarness(t, nil, Options{})
+			topics := newFakeTopics(map[string]int32{"orders": 8, "audit": 3})
+			var live []*member848
+			next := 0
+			for step := range 200 {
+				switch op := rng.IntN(10); {
+				case op < 2 && len(live) < 6:
+					m := h.member848(topics, "g", fmt.Sprintf("m%03d", next), "orders", "audit")
+					next++
+					m.heartbeat(t)
+					live = append(live, m)
+				case op == 2 && len(live) > 0:
+					i := rng.IntN(len(live))
+					leave := live[i].request()
+					leave.MemberEpoch = leaveEpoch
+					live[i].send(leave)
+					live = slices.Delete(live, i, i+1)
+				case op == 3:
+					h.clock.Advance(time.Duration(rng.IntN(20)) * time.Second)
+					// Members whose session or revocation timed out
+					// find out on their next heartbeat.
+					kept := live[:0]
+					for _, m := range live {
+						if resp := m.send(m.request()); resp.ErrorCode == 0 {
+							kept = append(kept, m)
+						}
+					}
+					live = kept
+				case op == 4 && step%20 == 0:
+					topics.set("orders", int32(8+step/20))
+				default:
+					if len(live) > 0 {
+						live[rng.IntN(len(live))].heartbeat(t)
+					}
+				}
+				checkNoPartitionTwice(t, step, live)
+			}
+			if len(live) == 0 {
+				return
+			}
+			settle(t, live...)
+			checkNoPartitionTwice(t, -1, live)
+			total := 0
+			c := make([]int, 0, len(live))
+			for _, m := range live {
+				total += m.count()
+				c = append(c, m.count())
+			}
+			topics.mu.Lock()
+			want := int(topics.topics["orders"].Partitions + topics.topics["audit"].Partitions)
+			topics.mu.Unlock()
+			if total != want || slices.Max(c)-slices.Min(c) > 1 {
+				t.Fatalf("settled members own %v partitions (total %d), want all %d balanced", c, total, want)
+			}
+		})
+	}
+}
+
+func checkNoPartitionTwice(t *testing.T, step int, live []*member848) {
+	t.Helper()
+	owner := map[topicPartitionID]string{}
+	for _, m := range live {
+		for id, ps := range m.owned {
+			for _, p := range ps {
+				tp := topicPartitionID{id, p}
+				if prev, dup := owner[tp]; dup {
+					t.Fatalf("step %d: partition %v owned by %s and %s", step, tp, prev, m.id)
+				}
+				owner[tp] = m.id
+			}
+		}
+	}
 }
