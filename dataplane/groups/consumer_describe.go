@@ -7,7 +7,6 @@ package groups
 
 import (
 	"context"
-	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -106,58 +105,4 @@ func (cg *consumerGroup) describeAssignment(s partitionSet) kmsg.Assignment {
 		a.TopicPartitions = append(a.TopicPartitions, at)
 	}
 	return a
-}
-
-// describeConsumerAsClassic answers DescribeGroups for a consumer group as
-// Kafka does: its state, protocol type "consumer", the assignor as the
-// protocol, and each member's subscription and assignment in the classic
-// consumer protocol's encoding. Expects g.mu held.
-func (g *group) describeConsumerAsClassic(dg *kmsg.DescribeGroupsResponseGroup) {
-	cg := g.consumer
-	dg.State = cg.stateName()
-	dg.ProtocolType = consumerGroupType
-	dg.Protocol = cg.assignorName
-	if dg.Protocol == "" {
-		dg.Protocol = defaultAssignorName
-	}
-	for _, m := range cg.sortedMembers() {
-		dm := kmsg.NewDescribeGroupsResponseGroupMember()
-		dm.MemberID = m.id
-		if m.instanceID != "" {
-			dm.InstanceID = kmsg.StringPtr(m.instanceID)
-		}
-		dm.ClientID, dm.ClientHost = m.clientID, m.clientHost
-
-		meta := kmsg.NewConsumerMemberMetadata()
-		meta.Version = 3
-		meta.Topics = cg.memberTopicNames(m)
-		meta.Generation = m.epoch
-		if m.rackID != "" {
-			meta.Rack = kmsg.StringPtr(m.rackID)
-		}
-		dm.ProtocolMetadata = meta.AppendTo(nil)
-
-		assignment := kmsg.NewConsumerMemberAssignment()
-		assignment.Version = 3
-		for _, t := range m.assigned.byTopic() {
-			at := kmsg.NewConsumerMemberAssignmentTopic()
-			at.Topic, at.Partitions = cg.topicNames[t.TopicID], t.Partitions
-			assignment.Topics = append(assignment.Topics, at)
-		}
-		dm.MemberAssignment = assignment.AppendTo(nil)
-		dg.Members = append(dg.Members, dm)
-	}
-}
-
-// memberTopicNames are the topics a member subscribes to: its names, and
-// the known topics its regex matches.
-func (cg *consumerGroup) memberTopicNames(m *consumerMember) []string {
-	names := slices.Clone(m.subscribedNames)
-	for _, name := range slices.Sorted(maps.Keys(cg.topics)) {
-		if m.subscribes(name) && !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
 }
