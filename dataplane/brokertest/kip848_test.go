@@ -400,3 +400,55 @@ func TestConsumerProtocolAdvertised(t *testing.T) {
 		t.Errorf("API %s not advertised", kmsg.NameForKey(k))
 	}
 }
+
+// TestConsumerProtocolRegexSubscription has a franz-go consumer subscribe
+// by regex (resolved by the coordinator): it reads the matching topics,
+// not the others, and a matching topic created later joins its assignment.
+func TestConsumerProtocolRegexSubscription(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
+	adm := h.Admin(t)
+	for _, topic := range []string{"metrics-cpu", "metrics-mem", "logs"} {
+		createTopic(t, adm, topic, 2, nil)
+	}
+	producer := h.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	produceValues(t, producer, "metrics-cpu", 0, 50)
+	produceValues(t, producer, "metrics-mem", 50, 100)
+	produceValues(t, producer, "logs", 1000, 1050)
+
+	cl := h.Client(t, kgo.ConsumerGroup("regex-group"), kgo.ConsumeRegex(), kgo.ConsumeTopics("metrics-.*"),
+		kgo.ServerSideBalancer(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMinAge(200*time.Millisecond), kgo.MetadataMaxAge(time.Second))
+	seen := map[string]string{}
+	read := func(n int) {
+		ctx := testContext(t)
+		for len(seen) < n {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of %d records: %v", len(seen), n, seen)
+			}
+			fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = r.Topic })
+		}
+	}
+	read(100)
+	createTopic(t, adm, "metrics-disk", 1, nil)
+	produceValues(t, producer, "metrics-disk", 100, 120)
+	read(120)
+	for v, topic := range seen {
+		if topic == "logs" {
+			t.Errorf("read %s from logs, which metrics-.* does not match", v)
+		}
+	}
+	d := describe848(t, h.Client(t), "regex-group")
+	if len(d.Members) != 1 || d.Members[0].SubscribedTopicRegex == nil {
+		t.Fatalf("described %+v, want one member subscribed by regex", d)
+	}
+	var topics []string
+	for _, tp := range d.Members[0].Assignment.TopicPartitions {
+		topics = append(topics, tp.Topic)
+	}
+	slices.Sort(topics)
+	if !slices.Equal(topics, []string{"metrics-cpu", "metrics-disk", "metrics-mem"}) {
+		t.Errorf("assigned topics %v, want the three metrics topics", topics)
+	}
+}
