@@ -2,6 +2,7 @@ package brokertest
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"maps"
 	"slices"
@@ -208,6 +209,9 @@ func waitAssigned(t *testing.T, admin *kgo.Client, group string, partitions int,
 			return owners
 		}
 		if time.Now().After(deadline) {
+			for _, m := range members {
+				m.checkHealthy(t)
+			}
 			t.Fatalf("group %s: members own %v (counts %v, some partition twice: %v), want all %d balanced; described %+v",
 				group, owners, counts, double, partitions, describe848(t, admin, group))
 		}
@@ -461,4 +465,52 @@ func TestConsumerProtocolRegexSubscription(t *testing.T) {
 	if !slices.Equal(topics, []string{"metrics-cpu", "metrics-disk", "metrics-mem"}) {
 		t.Errorf("assigned topics %v, want the three metrics topics", topics)
 	}
+}
+
+// TestConsumerProtocolStaticMember restarts a franz-go consumer with a
+// group.instance.id: leaving with epoch -2 keeps its partitions for it, so
+// it comes back to the same ones without the group rebalancing.
+func TestConsumerProtocolStaticMember(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: os.Getenv("KIP848_DEBUG") == "", Groups: fastConsumerGroups})
+	const topic, group, partitions = "static-848", "static-group", 6
+	createTopic(t, h.Admin(t), topic, partitions, nil)
+	admin := h.Client(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+
+	a := startMember848(t, h, "a", group, topic, kgo.InstanceID("instance-a"))
+	b := startMember848(t, h, "b", group, topic)
+	a.run(ctx, &wg)
+	b.run(ctx, &wg)
+	waitAssigned(t, admin, group, partitions, a, b)
+	before := describe848(t, admin, group)
+	aOwned := a.ownedPartitions()
+	markB := b.revocations()
+
+	// a's process stops (a static member leaves with epoch -2)...
+	a.cl.Close()
+	d := describe848(t, admin, group)
+	if len(d.Members) != 2 || d.Epoch != before.Epoch {
+		t.Fatalf("after the static member left: %d members at epoch %d, want it kept (2 members) at epoch %d", len(d.Members), d.Epoch, before.Epoch)
+	}
+	// ...and starts again with the same instance id.
+	a2 := startMember848(t, h, "a2", group, topic, kgo.InstanceID("instance-a"))
+	a2.run(ctx, &wg)
+	waitAssigned(t, admin, group, partitions, a2, b)
+	if got := a2.ownedPartitions(); !slices.Equal(got, aOwned) {
+		t.Errorf("the restarted static member owns %v, it owned %v", got, aOwned)
+	}
+	if r := b.revokedSince(markB); len(r) > 0 {
+		t.Errorf("b had %v revoked while the static member restarted, want nothing", r)
+	}
+	if d := describe848(t, admin, group); d.Epoch != before.Epoch {
+		t.Errorf("group epoch %d after the static member returned, want %d (no rebalance)", d.Epoch, before.Epoch)
+	}
+	b.checkHealthy(t)
+	a2.checkHealthy(t)
+	cancel()
+	wg.Wait()
+	a2.cl.Close()
+	b.cl.Close()
 }

@@ -306,7 +306,6 @@ func TestConsumerGroupHeartbeatBadInput(t *testing.T) {
 		{"very negative epoch", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberEpoch = -1 << 31 }, kerr.InvalidRequest.Code},
 		{"no member id at epoch 1", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID = ""; r.MemberEpoch = 1 }, kerr.InvalidRequest.Code},
 		{"no member id in v1", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberID = "" }, kerr.InvalidRequest.Code},
-		{"static leave without instance id", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.MemberEpoch = staticLeaveEpoch }, kerr.InvalidRequest.Code},
 		{"join without rebalance timeout", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.RebalanceTimeoutMillis = -1 }, kerr.InvalidRequest.Code},
 		{"negative rebalance timeout", func(r *kmsg.ConsumerGroupHeartbeatRequest) { r.RebalanceTimeoutMillis = -5 }, kerr.InvalidRequest.Code},
 		{"join owning partitions", func(r *kmsg.ConsumerGroupHeartbeatRequest) {
@@ -349,6 +348,13 @@ func TestConsumerGroupHeartbeatBadInput(t *testing.T) {
 	req.Topics = append(req.Topics, kmsg.ConsumerGroupHeartbeatRequestTopic{TopicID: topics.id("orders"), Partitions: []int32{-1, -1 << 31}})
 	if resp := m.send(req); resp.ErrorCode != 0 {
 		t.Errorf("negative owned partitions: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+
+	// Only a static member may leave with epoch -2.
+	req = m.request()
+	req.MemberEpoch = staticLeaveEpoch
+	if resp := m.send(req); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("dynamic member leaving with -2: %v, want INVALID_REQUEST", kerr.ErrorForCode(resp.ErrorCode))
 	}
 
 	// A v0 member without id gets one from the coordinator.
@@ -421,9 +427,11 @@ func TestConsumerGroupStaticMembers(t *testing.T) {
 		t.Fatalf("second holder of an instance id: %v, want UNRELEASED_INSTANCE_ID", kerr.ErrorForCode(resp.ErrorCode))
 	}
 
-	// a leaves for now (-2): it keeps its partitions, nothing moves.
+	// a leaves for now (-2): it keeps its partitions, nothing moves. (The
+	// request names the member only, as some clients send it.)
 	leave := a.request()
 	leave.MemberEpoch = staticLeaveEpoch
+	leave.InstanceID = nil
 	if resp := a.send(leave); resp.ErrorCode != 0 || resp.MemberEpoch != staticLeaveEpoch {
 		t.Fatalf("static leave: %v epoch %d", kerr.ErrorForCode(resp.ErrorCode), resp.MemberEpoch)
 	}

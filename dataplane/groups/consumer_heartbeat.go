@@ -132,8 +132,6 @@ func checkConsumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, client Clie
 		return hb, invalid, "MemberId can't be empty."
 	case req.Version >= 1 && req.MemberID == "":
 		return hb, invalid, "MemberId can't be empty."
-	case req.MemberEpoch == staticLeaveEpoch && derefString(req.InstanceID) == "":
-		return hb, invalid, "InstanceId can't be null when leaving with epoch -2."
 	case req.RebalanceTimeoutMillis < -1 || (req.MemberEpoch == joinEpoch && req.RebalanceTimeoutMillis == -1):
 		return hb, invalid, "RebalanceTimeoutMs must be provided in first request."
 	case req.MemberEpoch == joinEpoch && len(req.Topics) > 0:
@@ -407,8 +405,14 @@ func (g *group) consumerLeave(hb consumerHeartbeat) consumerHeartbeatResult {
 	if instanceID != "" && m.instanceID != instanceID {
 		return heartbeatError(kerr.FencedInstanceID.Code, "")
 	}
+	if hb.epoch == staticLeaveEpoch && m.instanceID == "" {
+		// Only static members may leave for now. (Kafka also wants the
+		// instance id in the request; some clients leave without it,
+		// and the member id says who leaves.)
+		return heartbeatError(kerr.InvalidRequest.Code, "Only a static member (with an instance id) may leave with epoch -2.")
+	}
 	res := consumerHeartbeatResult{memberID: m.id, epoch: hb.epoch}
-	if hb.epoch == staticLeaveEpoch && m.instanceID != "" {
+	if hb.epoch == staticLeaveEpoch {
 		g.log.Info("static member left for now", "member", m.id, "instance", m.instanceID)
 		m.leftStatic = true
 		m.revokeTimer.cancel()
