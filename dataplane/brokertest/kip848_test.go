@@ -2,9 +2,9 @@ package brokertest
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
