@@ -30,6 +30,7 @@ import (
 const (
 	defaultConsumerSessionTimeout    = 45 * time.Second // group.consumer.session.timeout.ms
 	defaultConsumerHeartbeatInterval = 5 * time.Second  // group.consumer.heartbeat.interval.ms
+	defaultConsumerTopicsRefresh     = time.Second
 )
 
 // consumerGroupType is the KIP-848 group type, and its protocol type.
@@ -94,6 +95,8 @@ type consumerGroup struct {
 	// name; topicNames names their ids.
 	topics     map[string]topicMeta
 	topicNames map[[16]byte]string
+	// topicsDue is when the cluster's topics are next read; zero: now.
+	topicsDue time.Time
 
 	// dirty is set when durable state changed and the group must be saved.
 	dirty bool

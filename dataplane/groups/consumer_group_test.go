@@ -367,6 +367,7 @@ func TestConsumerGroupHeartbeatBadInput(t *testing.T) {
 
 	// Topics failing to list is retriable for the client.
 	topics.fail = context.DeadlineExceeded
+	h.clock.Advance(defaultConsumerTopicsRefresh)
 	if resp := m.send(m.request()); resp.ErrorCode != kerr.CoordinatorNotAvailable.Code {
 		t.Errorf("topics not listable: %v, want COORDINATOR_NOT_AVAILABLE", kerr.ErrorForCode(resp.ErrorCode))
 	}
@@ -472,6 +473,7 @@ func TestConsumerGroupTopicChanges(t *testing.T) {
 	settle(t, a, b)
 
 	topics.set("orders", 6) // partitions added
+	h.clock.Advance(defaultConsumerTopicsRefresh)
 	settle(t, a, b)
 	checkDisjointAndComplete(t, topics.id("orders"), 6, a, b)
 	if a.count()+b.count() != 8 {
@@ -480,6 +482,7 @@ func TestConsumerGroupTopicChanges(t *testing.T) {
 
 	audit := topics.id("audit")
 	topics.set("audit", 0) // deleted
+	h.clock.Advance(defaultConsumerTopicsRefresh)
 	settle(t, a, b)
 	if a.count()+b.count() != 6 || len(a.owned[audit])+len(b.owned[audit]) != 0 {
 		t.Fatalf("after audit was deleted: a %v b %v, want only orders' 6", a.owned, b.owned)
@@ -497,6 +500,7 @@ func TestConsumerGroupTopicChanges(t *testing.T) {
 		t.Fatalf("regex o.* owns %v, want orders and other (9 partitions)", r.owned)
 	}
 	topics.set("orders-eu", 1)
+	h.clock.Advance(defaultConsumerTopicsRefresh)
 	r.subs = nil
 	resp := r.send(r.request())
 	if resp.ErrorCode != 0 || r.count() != 10 {
@@ -629,6 +633,7 @@ func TestConsumerGroupNeverDoubleAssigns(t *testing.T) {
 			if len(live) == 0 {
 				return
 			}
+			h.clock.Advance(defaultConsumerTopicsRefresh)
 			settle(t, live...)
 			checkNoPartitionTwice(t, -1, live)
 			total := 0
@@ -660,5 +665,50 @@ func checkNoPartitionTwice(t *testing.T, step int, live []*member848) {
 				owner[tp] = m.id
 			}
 		}
+	}
+}
+
+// countingTopics counts the reads of a TopicLister.
+type countingTopics struct {
+	*fakeTopics
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingTopics) ListTopics(ctx context.Context, cluster string) ([]TopicInfo, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.fakeTopics.ListTopics(ctx, cluster)
+}
+
+// Heartbeats read the cluster's topics once per refresh interval, and at
+// once when a member joins or changes its subscription.
+func TestConsumerGroupReadsTopicsOncePerInterval(t *testing.T) {
+	h := newHarness(t, nil, Options{})
+	ct := &countingTopics{fakeTopics: newFakeTopics(map[string]int32{"orders": 2, "audit": 1})}
+	m := &member848{h: h, group: "g", id: "member-a", subs: []string{"orders"}, owned: map[[16]byte][]int32{}}
+	send := func() {
+		t.Helper()
+		resp := h.c.ConsumerGroupHeartbeat(context.Background(), testCluster, m.client, ct, m.request())
+		if resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		m.epoch = resp.MemberEpoch
+	}
+	send() // join: read
+	for range 5 {
+		send()
+	}
+	if ct.reads != 1 {
+		t.Fatalf("%d topic reads for a join and 5 heartbeats within the interval, want 1", ct.reads)
+	}
+	m.subs = []string{"orders", "audit"}
+	send() // subscription changed: read
+	h.clock.Advance(defaultConsumerTopicsRefresh)
+	send() // interval passed: read
+	send()
+	if ct.reads != 3 {
+		t.Fatalf("%d topic reads, want 3", ct.reads)
 	}
 }

@@ -182,7 +182,7 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	// Topics are read before taking the group's lock: no lock is held
 	// across storage calls.
 	var all []TopicInfo
-	if hb.epoch >= 0 && topics != nil {
+	if hb.epoch >= 0 && topics != nil && g.consumerTopicsDue(hb) {
 		var err error
 		if all, err = topics.ListTopics(ctx, cluster); err != nil {
 			c.log.Warn("list topics for consumer group", "cluster", cluster, "group", hb.group, "err", err)
@@ -213,8 +213,11 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	// One heartbeat raises the group epoch at most once, whatever it
 	// changed.
 	changed := g.updateSubscription(m, hb) || joined
-	if topics != nil && cg.refreshTopics(all) {
-		changed = true
+	if all != nil {
+		if cg.refreshTopics(all) {
+			changed = true
+		}
+		cg.topicsDue = g.c.clock.now().Add(g.c.opts.ConsumerTopicsRefreshInterval)
 	}
 	if changed {
 		cg.bumpEpoch()
@@ -237,6 +240,28 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 		m.assignmentChanged = false
 	}
 	return res
+}
+
+// consumerTopicsDue reports whether a heartbeat must read the cluster's
+// topics first: the refresh interval has passed, or the member joins or
+// changes what it subscribes to.
+func (g *group) consumerTopicsDue(hb consumerHeartbeat) bool {
+	g.mu.Lock()
+	defer g.unlock()
+	cg := g.consumer
+	if cg == nil || hb.epoch == joinEpoch || !g.c.clock.now().Before(cg.topicsDue) {
+		return true
+	}
+	m := cg.members[hb.memberID]
+	switch {
+	case m == nil:
+		return true
+	case hb.names != nil && !slices.Equal(hb.names, m.subscribedNames):
+		return true
+	case hb.regexSource != nil && *hb.regexSource != m.regexSource:
+		return true
+	}
+	return false
 }
 
 // convertToConsumer turns an Empty classic group (one that only keeps

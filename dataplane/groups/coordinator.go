@@ -66,6 +66,10 @@ type Options struct {
 	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms
 	// (5s), the interval KIP-848 members are told to heartbeat at.
 	ConsumerHeartbeatInterval time.Duration
+	// ConsumerTopicsRefreshInterval is how often a consumer group reads
+	// the cluster's topics again to notice created, deleted and grown
+	// topics (1s); a join or a subscription change reads them at once.
+	ConsumerTopicsRefreshInterval time.Duration
 
 	// Now replaces time.Now for timestamps (commit times, retention).
 	Now func() time.Time
@@ -113,6 +117,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ConsumerHeartbeatInterval <= 0 {
 		o.ConsumerHeartbeatInterval = defaultConsumerHeartbeatInterval
+	}
+	if o.ConsumerTopicsRefreshInterval <= 0 {
+		o.ConsumerTopicsRefreshInterval = defaultConsumerTopicsRefresh
 	}
 	if o.OffsetMetadataMaxBytes <= 0 {
 		o.OffsetMetadataMaxBytes = defaultOffsetMetadataMaxBytes
