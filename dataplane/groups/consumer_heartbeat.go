@@ -60,7 +60,6 @@ type consumerHeartbeatResult struct {
 	memberID   string
 	epoch      int32
 	assignment *partitionSet
-	topicNames map[[16]byte]string
 }
 
 func heartbeatError(code int16, message string) consumerHeartbeatResult {
@@ -182,7 +181,8 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	// Topics are read before taking the group's lock: no lock is held
 	// across storage calls.
 	var all []TopicInfo
-	if hb.epoch >= 0 && topics != nil && g.consumerTopicsDue(hb) {
+	listed := hb.epoch >= 0 && topics != nil && g.consumerTopicsDue(hb)
+	if listed {
 		var err error
 		if all, err = topics.ListTopics(ctx, cluster); err != nil {
 			c.log.Warn("list topics for consumer group", "cluster", cluster, "group", hb.group, "err", err)
@@ -213,7 +213,7 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	// One heartbeat raises the group epoch at most once, whatever it
 	// changed.
 	changed := g.updateSubscription(m, hb) || joined
-	if all != nil {
+	if listed {
 		if cg.refreshTopics(all) {
 			changed = true
 		}
@@ -231,7 +231,7 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	g.restartConsumerSession(m)
 	g.syncConsumerState()
 
-	res = consumerHeartbeatResult{memberID: m.id, epoch: m.epoch, topicNames: cg.topicNames}
+	res = consumerHeartbeatResult{memberID: m.id, epoch: m.epoch}
 	// The assignment goes out when it changed, when the member joins,
 	// and on every full request (the member may have missed one).
 	if m.assignmentChanged || hb.epoch == joinEpoch || hb.owned != nil {
