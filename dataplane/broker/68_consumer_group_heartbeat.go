@@ -7,7 +7,9 @@ package broker
 // and the cluster's topics, against which the coordinator resolves
 // subscriptions and assigns partitions. Needs READ on the group
 // (GROUP_AUTHORIZATION_FAILED) and DESCRIBE on every topic subscribed to by
-// name (TOPIC_AUTHORIZATION_FAILED, naming them), as Kafka checks.
+// name (TOPIC_AUTHORIZATION_FAILED, naming them), as Kafka checks. A regex
+// subscription is resolved against all of the cluster's topics, whatever
+// the member may describe; reading them still needs READ (Fetch).
 
 import (
 	"context"
