@@ -560,6 +560,13 @@ func TestConsumerGroupSurvivesRestart(t *testing.T) {
 	if resp := a.heartbeat(t); resp.MemberEpoch != epochA || a.count() != ownedA {
 		t.Fatalf("a after restart: epoch %d owns %d, want %d owning %d", resp.MemberEpoch, a.count(), epochA, ownedA)
 	}
+	// It still knows what its members subscribe to.
+	del := kmsg.NewPtrOffsetDeleteRequest()
+	del.Group = "g"
+	del.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "orders", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+	if resp := h2.c.OffsetDelete(context.Background(), testCluster, del); resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.GroupSubscribedToTopic.Code {
+		t.Fatalf("OffsetDelete of a subscribed topic after restart: %+v, want GROUP_SUBSCRIBED_TO_TOPIC", resp)
+	}
 	// The restored group goes on: b leaves and a takes everything.
 	leave := b.request()
 	leave.MemberEpoch = leaveEpoch

@@ -277,6 +277,7 @@ func (g *group) convertToConsumer() bool {
 	g.joinTimer.cancel()
 	g.syncTimer.cancel()
 	g.consumer = newConsumerGroup(max(g.generation, 0))
+	g.subscribedTopics = nil
 	g.protocolType = consumerGroupType
 	g.protocol = ""
 	g.leader = ""
@@ -495,8 +496,11 @@ func (g *group) syncConsumerState() {
 	if state != g.state {
 		g.transition(state)
 	}
+	// What members subscribe to changes only with the group epoch.
+	if g.generation != cg.epoch || g.subscribedTopics == nil {
+		g.subscribedTopics = cg.subscribedTopicNames()
+	}
 	g.generation = cg.epoch
-	g.subscribedTopics = cg.subscribedTopicNames()
 }
 
 // saveIfDirty queues a save of the group when its durable state changed.

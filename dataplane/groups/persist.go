@@ -164,6 +164,7 @@ func (c *Coordinator) restoreGroup(cl *clusterGroups, rec GroupRecord) *group {
 		g.members = make(map[string]*member)
 		g.staticMembers = make(map[string]string)
 		g.state = stateEmpty
+		g.subscribedTopics = nil
 		g.syncConsumerState()
 	}
 	g.lastSaveSeq, g.savedSeq = 1, 1
