@@ -514,3 +514,75 @@ func TestConsumerProtocolStaticMember(t *testing.T) {
 	a2.cl.Close()
 	b.cl.Close()
 }
+
+// TestConsumerProtocolOfflineMigration moves one group id from the classic
+// protocol to KIP-848 and back with real consumers, each time after the
+// group emptied: the offsets committed under one protocol are where the
+// other resumes, so no record is read twice or skipped.
+func TestConsumerProtocolOfflineMigration(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
+	const topic, group = "migrating", "migrating-group"
+	createTopic(t, h.Admin(t), topic, 3, nil)
+	producer := h.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	admin := h.Client(t)
+
+	// consume reads want records as one group member and commits them.
+	consume := func(want int, extra ...kgo.Opt) map[string]bool {
+		t.Helper()
+		cl, err := kgo.NewClient(append(h.ClientOpts(),
+			append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit()}, extra...)...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx := testContext(t)
+		seen := map[string]bool{}
+		for len(seen) < want {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d of %d records", len(seen), want)
+			}
+			fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+			fs.EachRecord(func(r *kgo.Record) {
+				if seen[string(r.Value)] {
+					t.Errorf("record %s read twice", r.Value)
+				}
+				seen[string(r.Value)] = true
+			})
+		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		return seen
+	}
+	checkRange := func(seen map[string]bool, from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if !seen[strconv.Itoa(i)] {
+				t.Errorf("record %d not read", i)
+			}
+		}
+		if len(seen) != to-from {
+			t.Errorf("read %d records, want the %d from %d", len(seen), to-from, from)
+		}
+	}
+
+	produceValues(t, producer, topic, 0, 90)
+	checkRange(consume(90), 0, 90) // classic
+	if d := describe848(t, admin, group); d.ErrorCode == 0 {
+		t.Fatalf("the classic group is described as a consumer group: %+v", d)
+	}
+
+	produceValues(t, producer, topic, 90, 180)
+	checkRange(consume(90, kgo.ServerSideBalancer()), 90, 180) // KIP-848, from the classic offsets
+	if d := describe848(t, admin, group); d.ErrorCode != 0 || d.State != "Empty" {
+		t.Fatalf("after the KIP-848 members left: %+v, want an Empty consumer group", d)
+	}
+
+	produceValues(t, producer, topic, 180, 270)
+	checkRange(consume(90), 180, 270) // classic again, from the KIP-848 offsets
+	if d := describe848(t, admin, group); d.ErrorCode == 0 {
+		t.Fatalf("the group is still a consumer group after classic members joined: %+v", d)
+	}
+}
