@@ -586,3 +586,48 @@ func TestConsumerProtocolOfflineMigration(t *testing.T) {
 		t.Fatalf("the group is still a consumer group after classic members joined: %+v", d)
 	}
 }
+
+// TestConsumerProtocolNewPartitions grows a topic a KIP-848 group reads:
+// the coordinator assigns the new partitions and their records are read.
+func TestConsumerProtocolNewPartitions(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
+	const topic, group = "growing", "growing-group"
+	adm := h.Admin(t)
+	createTopic(t, adm, topic, 2, nil)
+	producer := h.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceTo := func(partition int32, from, to int) {
+		t.Helper()
+		var rs []*kgo.Record
+		for i := from; i < to; i++ {
+			rs = append(rs, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(strconv.Itoa(i))})
+		}
+		if err := producer.ProduceSync(testContext(t), rs...).FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d: %v", partition, err)
+		}
+	}
+	produceTo(0, 0, 10)
+	produceTo(1, 10, 20)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	a := startMember848(t, h, "a", group, topic, kgo.MetadataMinAge(200*time.Millisecond), kgo.MetadataMaxAge(time.Second))
+	a.run(ctx, &wg)
+	waitConsumed(t, 20, a)
+
+	if resps, err := adm.CreatePartitions(testContext(t), 2, topic); err != nil || resps[topic].Err != nil {
+		t.Fatalf("add partitions: %v %v", err, resps[topic].Err)
+	}
+	producer = h.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner())) // knows the new partitions
+	produceTo(2, 20, 30)
+	produceTo(3, 30, 40)
+	waitConsumed(t, 40, a)
+	if got := a.ownedPartitions(); !slices.Equal(got, []int32{0, 1, 2, 3}) {
+		t.Errorf("a owns %v after the topic grew, want [0 1 2 3]", got)
+	}
+	cancel()
+	wg.Wait()
+	a.checkHealthy(t)
+	checkExactlyOnce(t, 40, a)
+	a.cl.Close()
+}
