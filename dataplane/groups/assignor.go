@@ -152,27 +152,34 @@ func assignUniform(members []assignMember, topics map[string]topicMeta) map[stri
 	return out
 }
 
-// rebalanceUniform moves partitions from the most to the least loaded
-// eligible member until no move narrows the gap. Each move lowers the sum
-// of squared counts, so it ends.
+// rebalanceUniform moves partitions from the most to less loaded eligible
+// members until no move narrows a gap of more than one. Each move lowers
+// the sum of squared counts, so it ends. The most loaded member gives
+// partitions away until it is no longer the most loaded, so one member
+// holding everything that many join costs one pass, and members that are
+// already balanced lose nothing.
 func rebalanceUniform(out map[string]partitionSet, counts map[string]int, eligible map[[16]byte][]string, members []assignMember) {
 	ids := make([]string, 0, len(members))
 	for _, m := range members {
 		ids = append(ids, m.id)
 	}
-	for moved := true; moved; {
-		moved = false
+	for {
 		slices.SortStableFunc(ids, func(a, b string) int {
 			if c := cmp.Compare(counts[b], counts[a]); c != 0 {
 				return c
 			}
 			return strings.Compare(a, b)
 		})
-		for _, from := range ids {
+		moved := false
+		for k, from := range ids {
+			next := 0 // the load of the next most loaded member
+			if k+1 < len(ids) {
+				next = counts[ids[k+1]]
+			}
 			// The partitions added last are given up first, so that
 			// earlier (kept) ones stay.
 			held := out[from].sorted()
-			for i := len(held) - 1; i >= 0 && !moved; i-- {
+			for i := len(held) - 1; i >= 0; i-- {
 				p := held[i]
 				to := leastLoaded(eligible[p.topic], counts, from)
 				if to == "" || counts[to] >= counts[from]-1 {
@@ -183,10 +190,16 @@ func rebalanceUniform(out map[string]partitionSet, counts map[string]int, eligib
 				counts[from]--
 				counts[to]++
 				moved = true
+				if counts[from] <= next {
+					break
+				}
 			}
 			if moved {
 				break
 			}
+		}
+		if !moved {
+			return
 		}
 	}
 }

@@ -216,3 +216,43 @@ func TestPreferredAssignor(t *testing.T) {
 		}
 	}
 }
+
+// Members joining one by one: each join takes partitions only from the
+// members already there, which only lose (never swap) partitions, and the
+// group stays balanced; members leaving one by one: the others only gain.
+func TestUniformAssignorJoinsAndLeavesMoveOnlyWhatMust(t *testing.T) {
+	topics := testTopics(map[string]int32{"a": 37, "b": 23})
+	var members []assignMember
+	current := map[string]partitionSet{}
+	step := func(what string) {
+		t.Helper()
+		for i := range members {
+			members[i].current = current[members[i].id]
+		}
+		next := assignUniform(members, topics)
+		checkAssignment(t, members, topics, next)
+		c := counts(next, members)
+		if slices.Max(c)-slices.Min(c) > 1 {
+			t.Fatalf("%s: counts %v", what, c)
+		}
+		for _, m := range members {
+			old, now := current[m.id], next[m.id]
+			if old == nil {
+				continue
+			}
+			lost, gained := old.minus(now), now.minus(old)
+			if len(lost) > 0 && len(gained) > 0 {
+				t.Fatalf("%s: %s both lost %d and gained %d partitions", what, m.id, len(lost), len(gained))
+			}
+		}
+		current = next
+	}
+	for i := range 12 {
+		members = append(members, assignMember{id: fmt.Sprintf("m%02d", i), topics: []string{"a", "b"}})
+		step(fmt.Sprintf("join of m%02d", i))
+	}
+	for len(members) > 1 {
+		members = members[1:]
+		step("leave")
+	}
+}
