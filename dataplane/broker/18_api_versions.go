@@ -6,8 +6,8 @@ package broker
 // version above ours is answered as Kafka does: a v0 response with
 // UNSUPPORTED_VERSION and our ranges, so the client can retry with one we
 // know. From v3 the client software name and version must match Kafka's
-// pattern, else INVALID_REQUEST. No features are advertised (transactions
-// and KIP-848 groups come later). Allowed before authentication.
+// pattern, else INVALID_REQUEST. No features are advertised (KIP-848
+// clients look for ConsumerGroupHeartbeat, not for a feature). Allowed before authentication.
 
 import (
 	"context"

@@ -97,6 +97,8 @@ var authorizationRules = map[int16]string{
 	apiDescribeCluster:              "none; authorized operations only with DESCRIBE on the cluster",
 	apiDescribeUserScramCredentials: "DESCRIBE on the cluster",
 	apiAlterUserScramCredentials:    "ALTER on the cluster",
+	apiConsumerGroupHeartbeat:       "READ on the group, DESCRIBE on each topic subscribed to by name",
+	apiConsumerGroupDescribe:        "DESCRIBE on each group",
 }
 
 // authorizer caches the sources of decisions for all connections.

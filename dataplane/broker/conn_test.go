@@ -415,7 +415,10 @@ func seedFrames() [][]byte {
 	create.Version = 7
 	create.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "topic", NumPartitions: 3, ReplicationFactor: -1,
 		Configs: []kmsg.CreateTopicsRequestTopicConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000")}}}}
-	for _, req := range []kmsg.Request{produce, fetch, meta, create} {
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Version, join.Group, join.MemberID, join.RebalanceTimeoutMillis = 1, "group", "member", 1000
+	join.SubscribedTopicNames, join.Topics = []string{"topic"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	for _, req := range []kmsg.Request{produce, fetch, meta, create, join} {
 		frames = append(frames, f.AppendRequest(nil, req, 7))
 	}
 	return frames

@@ -10,7 +10,8 @@ import (
 	"github.com/affluent-io/affluent/dataplane/groups"
 )
 
-// GroupCoordinator is the classic consumer group coordinator the group APIs
+// GroupCoordinator is the consumer group coordinator (classic and KIP-848
+// groups) the group APIs
 // hand their requests to, always with the connection's cluster.
 // *groups.Coordinator implements it; responses carry the request's version.
 type GroupCoordinator interface {
@@ -24,6 +25,8 @@ type GroupCoordinator interface {
 	DescribeGroups(ctx context.Context, cluster string, req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse
 	ListGroups(ctx context.Context, cluster string, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse
 	DeleteGroups(ctx context.Context, cluster string, req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse
+	ConsumerGroupHeartbeat(ctx context.Context, cluster string, client groups.ClientInfo, topics groups.TopicLister, req *kmsg.ConsumerGroupHeartbeatRequest) *kmsg.ConsumerGroupHeartbeatResponse
+	ConsumerGroupDescribe(ctx context.Context, cluster string, req *kmsg.ConsumerGroupDescribeRequest) *kmsg.ConsumerGroupDescribeResponse
 }
 
 var _ GroupCoordinator = (*groups.Coordinator)(nil)

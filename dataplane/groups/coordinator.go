@@ -60,6 +60,17 @@ type Options struct {
 	// Without it those topics are answered UNKNOWN_TOPIC_ID.
 	TopicIDs TopicIDResolver
 
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms (45s):
+	// a KIP-848 member that does not heartbeat for that long is removed.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms
+	// (5s), the interval KIP-848 members are told to heartbeat at.
+	ConsumerHeartbeatInterval time.Duration
+	// ConsumerTopicsRefreshInterval is how often a consumer group reads
+	// the cluster's topics again to notice created, deleted and grown
+	// topics (1s); a join or a subscription change reads them at once.
+	ConsumerTopicsRefreshInterval time.Duration
+
 	// Now replaces time.Now for timestamps (commit times, retention).
 	Now func() time.Time
 
@@ -100,6 +111,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.OffsetsRetentionCheckInterval <= 0 {
 		o.OffsetsRetentionCheckInterval = defaultRetentionCheckInterval
+	}
+	if o.ConsumerSessionTimeout <= 0 {
+		o.ConsumerSessionTimeout = defaultConsumerSessionTimeout
+	}
+	if o.ConsumerHeartbeatInterval <= 0 {
+		o.ConsumerHeartbeatInterval = defaultConsumerHeartbeatInterval
+	}
+	if o.ConsumerTopicsRefreshInterval <= 0 {
+		o.ConsumerTopicsRefreshInterval = defaultConsumerTopicsRefresh
 	}
 	if o.OffsetMetadataMaxBytes <= 0 {
 		o.OffsetMetadataMaxBytes = defaultOffsetMetadataMaxBytes

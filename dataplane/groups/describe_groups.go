@@ -1,8 +1,9 @@
 package groups
 
 // DescribeGroups (key 15), v0-v6: state, protocol and members of each
-// group. An unknown group is described as Dead without error, as Kafka
-// does. Authorized operations (v3+) are the broker's to fill in.
+// group. An unknown group, or a KIP-848 consumer group, is described as
+// Dead without error, as Kafka does before v6. Authorized operations (v3+)
+// are the broker's to fill in.
 
 import (
 	"context"
@@ -48,6 +49,12 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, cluster string, req *k
 func (g *group) describe(dg *kmsg.DescribeGroupsResponseGroup) {
 	g.mu.Lock()
 	defer g.unlock()
+	if g.consumer != nil {
+		// Kafka describes a consumer group as a group that does not
+		// exist: Dead, without error before v6 (ConsumerGroupDescribe
+		// is the API for it).
+		return
+	}
 	dg.State = g.state.String()
 	dg.ProtocolType = g.protocolType
 	if g.state == stateDead {

@@ -1,5 +1,8 @@
-// Package groups is the group coordinator of the classic Kafka consumer
-// group protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static
-// membership per KIP-345) and the keeper of committed offsets. Durable state
-// goes through Store, so a restarted broker resumes every group.
+// Package groups is the group coordinator: classic consumer groups
+// (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, static membership per
+// KIP-345), KIP-848 consumer groups (ConsumerGroupHeartbeat and
+// ConsumerGroupDescribe, with server-side assignment and incremental
+// reconciliation), and the committed offsets of both. Durable state goes
+// through Store, so a restarted broker, or another one taking a group over,
+// resumes every group.
 package groups

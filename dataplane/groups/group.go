@@ -88,6 +88,10 @@ type group struct {
 	initialDelayRemaining time.Duration
 	newMemberAdded        bool
 
+	// consumer is set for a KIP-848 consumer group, whose members and
+	// assignments live there (members above stays empty).
+	consumer *consumerGroup
+
 	// subscribedTopics are the topics the consumer-protocol members
 	// subscribe to as of the last generation; nil when unknown.
 	subscribedTopics map[string]bool
@@ -240,6 +244,9 @@ func (g *group) activate() {
 	for _, m := range g.members {
 		g.restartSession(m)
 	}
+	if g.consumer != nil {
+		g.activateConsumer()
+	}
 }
 
 // unavailable reports a group that must not serve requests: Dead, or being
@@ -267,6 +274,9 @@ func (g *group) stopTimers() {
 	}
 	for _, t := range g.pendingMembers {
 		t.cancel()
+	}
+	if g.consumer != nil {
+		g.consumer.stopTimers()
 	}
 }
 

@@ -119,6 +119,14 @@ func (g *group) join(jr joinRequest) (joinOutcome, chan joinOutcome, *staticRepl
 		return joinError(jr.memberID, kerr.CoordinatorNotAvailable.Code), nil, nil
 	}
 	g.activate()
+	if g.consumer != nil {
+		// An Empty consumer group goes back to classic (Kafka's offline
+		// downgrade); one with members is no place for classic members.
+		if !g.consumer.isEmpty() {
+			return joinError(jr.memberID, kerr.InconsistentGroupProtocol.Code), nil, nil
+		}
+		g.convertToClassic()
+	}
 	if !g.acceptsJoiningMember(jr.memberID) {
 		if m := g.members[jr.memberID]; m != nil {
 			g.removeMemberAndUpdate(m)

@@ -46,6 +46,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, cluster string, req *kms
 		setAll(code)
 		return resp
 	}
+	check := c.consumerCommitCheck(ctx, cluster, req)
 
 	// Partitions that pass their own checks are written in one call.
 	now := c.clock.now().UnixMilli()
@@ -63,6 +64,8 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, cluster string, req *kms
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case len(metadata) > c.opts.OffsetMetadataMaxBytes:
 				rp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+			case check != nil && check(topic, p.Partition) != 0:
+				rp.ErrorCode = check(topic, p.Partition)
 			default:
 				offsets = append(offsets, CommittedOffset{
 					Topic:       topic,
@@ -116,6 +119,10 @@ func (c *Coordinator) checkOffsetCommit(ctx context.Context, cluster string, req
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	g.activate()
+	if g.consumer != nil {
+		code, _ := g.checkConsumerOffsetCommit(req)
+		return code
+	}
 	if req.Generation < 0 && g.state == stateEmpty {
 		if g.lastSaveSeq == 0 {
 			// Never saved yet (just created): record it so that it is

@@ -41,7 +41,13 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, cluster string, req *kmsg
 			var fetched []fetchedTopic
 			code := kerr.NotCoordinator.Code
 			if open && c.coordinates(cluster, rg.Group) {
-				fetched, code = c.fetchOffsets(ctx, cluster, rg.Group, requested, rg.Topics == nil, byID)
+				code = 0
+				if req.Version >= 9 {
+					code = c.checkOffsetFetchMember(ctx, cluster, rg.Group, rg.MemberID, rg.MemberEpoch)
+				}
+				if code == 0 {
+					fetched, code = c.fetchOffsets(ctx, cluster, rg.Group, requested, rg.Topics == nil, byID)
+				}
 			}
 			group.ErrorCode = code
 			for _, ft := range fetched {

@@ -54,6 +54,11 @@ func (g *group) snapshot(assignments map[string][]byte) (GroupRecord, uint64) {
 			Assignment:         assignment,
 		})
 	}
+	if g.consumer != nil {
+		rec.Consumer = g.consumer.record()
+		rec.State = g.consumer.stateName()
+		rec.Generation = g.consumer.epoch
+	}
 	g.lastSaveSeq++
 	return rec, g.lastSaveSeq
 }
@@ -152,6 +157,16 @@ func (c *Coordinator) restoreGroup(cl *clusterGroups, rec GroupRecord) *group {
 		g.state = stateStable
 	}
 	g.subscribedTopics = g.computeSubscribedTopics()
+	if rec.Consumer != nil {
+		g.consumer = restoreConsumerGroup(rec.Consumer, c.opts.ConsumerSessionTimeout)
+		g.protocolType = consumerGroupType
+		g.protocol, g.leader = "", ""
+		g.members = make(map[string]*member)
+		g.staticMembers = make(map[string]string)
+		g.state = stateEmpty
+		g.subscribedTopics = nil
+		g.syncConsumerState()
+	}
 	g.lastSaveSeq, g.savedSeq = 1, 1
 	return g
 }

@@ -27,6 +27,8 @@ type GroupRecord struct {
 	Leader       string
 	State        string // Empty, Stable, ... as Kafka names them
 	Members      []MemberRecord
+	// Consumer is set for a KIP-848 consumer group (then Members is empty).
+	Consumer *ConsumerGroupRecord `json:",omitempty"`
 }
 
 // MemberRecord is one member of a group.
@@ -49,4 +51,53 @@ type CommittedOffset struct {
 	LeaderEpoch int32
 	Metadata    string
 	CommitTime  int64 // unix ms
+}
+
+// ConsumerGroupRecord is the durable state of a KIP-848 consumer group: the
+// group and target assignment epochs, the topics the target was computed
+// from, and each member with its subscription, epoch and assignments.
+type ConsumerGroupRecord struct {
+	Epoch           int32
+	AssignmentEpoch int32
+	Assignor        string // the server assignor that computed the target
+	Topics          []ConsumerTopicRecord
+	Members         []ConsumerMemberRecord
+}
+
+// ConsumerTopicRecord is a subscribed topic as the target assignment saw it.
+type ConsumerTopicRecord struct {
+	Name       string
+	ID         [16]byte
+	Partitions int32
+}
+
+// ConsumerMemberRecord is one member of a consumer group.
+type ConsumerMemberRecord struct {
+	MemberID             string
+	InstanceID           string `json:",omitempty"`
+	RackID               string `json:",omitempty"`
+	ClientID             string
+	ClientHost           string
+	SubscribedTopicNames []string
+	SubscribedTopicRegex string `json:",omitempty"`
+	ServerAssignor       string `json:",omitempty"`
+	RebalanceTimeoutMs   int32
+	MemberEpoch          int32
+	PreviousMemberEpoch  int32
+	// LeftStatic is set for a static member that left with epoch -2 and
+	// keeps its assignment until it returns or its session expires.
+	LeftStatic bool `json:",omitempty"`
+	State      string
+	Assigned   []TopicPartitionsRecord
+	// AssignedEpochs parallels Assigned: the member epoch at which each
+	// partition was given, to judge commits of older epochs.
+	AssignedEpochs [][]int32               `json:",omitempty"`
+	Revoking       []TopicPartitionsRecord `json:",omitempty"`
+	Target         []TopicPartitionsRecord
+}
+
+// TopicPartitionsRecord is a set of partitions of one topic, by topic id.
+type TopicPartitionsRecord struct {
+	TopicID    [16]byte
+	Partitions []int32
 }

@@ -58,6 +58,9 @@ type BrokerOptions struct {
 	// Anonymous lets clients in without SASL, as the first tenant's
 	// User:anonymous.
 	Anonymous bool
+	// Groups may change the group coordinator's options last (heartbeat
+	// intervals, session timeouts…).
+	Groups func(*groups.Options)
 }
 
 // MembershipOptions make a test broker one of a cell: it holds a lease in
@@ -247,6 +250,9 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 		groupOpts.Coordinates = func(cluster, group string) bool {
 			return live.Coordinates(cluster, membership.CoordinatorGroup, group)
 		}
+	}
+	if opts.Groups != nil {
+		opts.Groups(&groupOpts)
 	}
 	h.Groups = groups.NewCoordinator(h.Store, groupOpts)
 	if h.Lease != nil {
