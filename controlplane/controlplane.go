@@ -54,10 +54,12 @@ type Options struct {
 	// MetadataURL is the database: sqlite:///path/metadata.db or postgres://….
 	MetadataURL string
 	// Provisioner makes clusters real. Default: serverless clusters on the
-	// shared fleet at SharedBootstrap, whose data DataDropper deletes.
-	Provisioner     cluster.Provisioner
-	SharedBootstrap string
-	DataDropper     cluster.DataDropper
+	// shared fleet at SharedBootstrap, whose data DataDropper deletes, and
+	// DEDICATED ones through DedicatedProvisioner (nil: they fail).
+	Provisioner          cluster.Provisioner
+	SharedBootstrap      string
+	DataDropper          cluster.DataDropper
+	DedicatedProvisioner cluster.Provisioner
 	// KafkaAdmin reaches clusters' brokers for topics, ACLs and client
 	// quotas; without it those APIs answer CLUSTER_UNAVAILABLE.
 	KafkaAdmin kafka.Admin
@@ -145,7 +147,10 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 		opts.RateBurst = 100
 	}
 	if opts.Provisioner == nil {
-		opts.Provisioner = cluster.NewSharedProvisioner(opts.SharedBootstrap, opts.DataDropper)
+		opts.Provisioner = cluster.Router{
+			Serverless: cluster.NewSharedProvisioner(opts.SharedBootstrap, opts.DataDropper),
+			Dedicated:  opts.DedicatedProvisioner,
+		}
 	}
 	st, err := store.Open(ctx, opts.MetadataURL)
 	if err != nil {

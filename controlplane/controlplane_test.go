@@ -429,7 +429,7 @@ func TestDedicatedClusterFailsOnSharedCell(t *testing.T) {
 	c := serveGRPC(t, env)
 	admin := as(env.Boot.CloudAPIKey, env.Boot.CloudAPISecret)
 	created, err := c.clu.CreateCluster(admin, &pb.CreateClusterRequest{Environment: env.Boot.EnvironmentID,
-		Cluster: &pb.Cluster{DisplayName: "big", Spec: &pb.ClusterSpec{Type: "DEDICATED", Plan: "ENTERPRISE"}}})
+		Cluster: &pb.Cluster{DisplayName: "big", Spec: &pb.ClusterSpec{Type: "DEDICATED", Plan: "ENTERPRISE", Brokers: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

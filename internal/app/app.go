@@ -218,12 +218,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 			cpAddr = p.GRPCAddr
 		}
 		watch, err := cpwatch.New(cpwatch.Options{
-			Addr:         cpAddr,
-			Secret:       secret,
-			SnapshotPath: filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
-			BrokerID:     advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
-			Metrics:      p.registry,
-			Logger:       log.With("component", "cpwatch"),
+			Addr:             cpAddr,
+			Secret:           secret,
+			SnapshotPath:     filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
+			BrokerID:         advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
+			DedicatedCluster: cfg.Kafka.DedicatedCluster,
+			Metrics:          p.registry,
+			Logger:           log.With("component", "cpwatch"),
 		})
 		if err != nil {
 			return fmt.Errorf("control plane watch: %w", err)

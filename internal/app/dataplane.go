@@ -71,6 +71,7 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 	store, err := tiered.Open(ctx, tiered.Config{
 		ObjectStoreURL:     objects,
 		MetadataURL:        meta,
+		SharedMetadata:     cfg.Storage.MetadataShared,
 		Logger:             log,
 		LocalCacheDir:      cfg.Storage.LocalCacheDir,
 		LocalCacheBytes:    cfg.Storage.LocalCacheSize.Int64(),
