@@ -30,12 +30,15 @@ type devProcess struct {
 	rest rest
 }
 
-func startDev(t *testing.T) *devProcess {
+func startDev(t *testing.T, edits ...func(*config.Config)) *devProcess {
 	t.Helper()
 	var cfg config.Config
 	cfg.SetDefaults()
 	cfg.Storage.DataDir = t.TempDir()
 	cfg.HTTP.RateLimit = -1
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	listen := func() net.Listener {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
