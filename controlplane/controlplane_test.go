@@ -34,7 +34,13 @@ import (
 	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithPostgres(m)) }
+func TestMain(m *testing.M) {
+	code := testutil.RunWithPostgres(m)
+	if affluentBuild.dir != "" {
+		os.RemoveAll(affluentBuild.dir)
+	}
+	os.Exit(code)
+}
 
 // clients are typed gRPC clients over one connection.
 type clients struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,10 +34,7 @@ import (
 // acknowledged record, and deleting it stops its processes and removes its
 // data.
 func TestDedicatedClusterLocalProcesses(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "affluent")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/affluent-io/affluent/cmd/affluent").CombinedOutput(); err != nil {
-		t.Fatalf("build affluent: %v\n%s", err, out)
-	}
+	bin := affluentBinary(t)
 	var dataDir string
 	d := startDev(t, func(c *config.Config) {
 		c.Dedicated.Provisioner = config.DedicatedLocal
@@ -224,6 +222,96 @@ func TestDedicatedClusterLocalProcesses(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("data of the deleted cluster still at %s (stat: %v)", dir, err)
+	}
+}
+
+var affluentBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+	out  []byte
+}
+
+// affluentBinary builds the affluent binary once per test run: the local
+// provisioner's brokers run it.
+func affluentBinary(t *testing.T) string {
+	t.Helper()
+	b := &affluentBuild
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "affluent-bin-"); b.err != nil {
+			return
+		}
+		b.out, b.err = exec.Command("go", "build", "-o", filepath.Join(b.dir, "affluent"), "github.com/affluent-io/affluent/cmd/affluent").CombinedOutput()
+	})
+	if b.err != nil {
+		t.Fatalf("build affluent: %v\n%s", b.err, b.out)
+	}
+	return filepath.Join(b.dir, "affluent")
+}
+
+// TestDedicatedClusterSurvivesControlPlaneRestart: stopping affluent dev
+// stops its dedicated brokers; starting it again on the same data dir
+// starts them again at the same addresses, with their data.
+func TestDedicatedClusterSurvivesControlPlaneRestart(t *testing.T) {
+	bin, dir := affluentBinary(t), t.TempDir()
+	same := func(c *config.Config) { c.Storage.DataDir, c.Dedicated.BrokerBinary = dir, bin }
+	d := startDev(t, same)
+	clusters := "/v1/environments/" + d.Credentials.EnvironmentID + "/clusters"
+	created := d.rest.must(200, "POST", clusters, map[string]any{
+		"display_name": "survivor", "spec": map[string]any{"type": "DEDICATED", "brokers": 2}})
+	id := created.str("id")
+	waitOp(t, d, created.str("status.operation_id"))
+	bootstrap := d.rest.must(200, "GET", clusters+"/"+id, nil).str("status.bootstrap_servers")
+	p := d.rest.newKafkaPrincipal("survivor-app", id)
+	d.rest.bind(p, "CloudClusterAdmin", fmt.Sprintf("crn://affluent/organization=%s/environment=%s/cloud-cluster=%s",
+		d.Credentials.OrganizationID, d.Credentials.EnvironmentID, id))
+	client := func(extra ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
+			kgo.SASL(plain.Auth{User: p.key, Pass: p.secret}.AsMechanism()), kgo.RetryTimeout(30 * time.Second)}, extra...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	ctx := testCtx(t)
+	if _, err := kadm.NewClient(client()).CreateTopic(ctx, 2, -1, nil, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	producer := client(kgo.DefaultProduceTopic("kept"))
+	for i := range 10 {
+		if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	producer.Close()
+	pids := brokerPIDs(t, filepath.Join(dir, "dedicated", id))
+
+	d.stop()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("broker process %d still there after affluent dev stopped (kill 0: %v)", pid, err)
+		}
+	}
+
+	d = startDev(t, same)
+	got := d.rest.must(200, "GET", clusters+"/"+id, nil)
+	if got.str("status.phase") != "RUNNING" || got.str("status.bootstrap_servers") != bootstrap {
+		t.Fatalf("after the restart: %s, want RUNNING at %s", got.raw, bootstrap)
+	}
+	consumer := client(kgo.ConsumeTopics("kept"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for seen < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of 10 records after the restart", seen)
+		}
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		seen += consumer.PollFetches(fctx).NumRecords()
+		cancel()
+	}
+	if now := brokerPIDs(t, filepath.Join(dir, "dedicated", id)); len(now) != 2 || slices.Equal(now, pids) {
+		t.Errorf("brokers after the restart: pids %v (before %v), want 2 new processes", now, pids)
 	}
 }
 
