@@ -255,3 +255,65 @@ func TestKubernetesProvisionResizeDelete(t *testing.T) {
 		}
 	}
 }
+
+// fakeKubectl records its arguments and stdin in dir and answers `get`
+// with the replicas in dir/status (or nothing: not found).
+const fakeKubectl = `#!/bin/sh
+echo "$*" >> "$FAKE_KUBECTL_DIR/calls"
+case "$*" in
+*" apply "*) cat > "$FAKE_KUBECTL_DIR/applied" ;;
+*" get "*) cat "$FAKE_KUBECTL_DIR/status" 2>/dev/null ;;
+*" delete "*) [ -f "$FAKE_KUBECTL_DIR/forbidden" ] && { echo 'Error from server (Forbidden)' >&2; exit 1; } ;;
+esac
+exit 0
+`
+
+func TestKubectlApplier(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kubectl")
+	if err := os.WriteFile(bin, []byte(fakeKubectl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_KUBECTL_DIR", dir)
+	ctx := context.Background()
+	k := &Kubectl{Binary: bin, Namespace: "tenants"}
+
+	if err := k.Apply(ctx, []byte("kind: ConfigMap\n")); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, "applied")); string(raw) != "kind: ConfigMap\n" {
+		t.Errorf("kubectl apply read %q from stdin", raw)
+	}
+	if _, _, found, err := k.Replicas(ctx, "affluent-lkc-abc123"); err != nil || found {
+		t.Errorf("replicas of a missing StatefulSet: found %v, %v", found, err)
+	}
+	for status, want := range map[string][2]int32{"3 2": {3, 2}, "1 ": {1, 0}} {
+		if err := os.WriteFile(filepath.Join(dir, "status"), []byte(status), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n, ready, found, err := k.Replicas(ctx, "affluent-lkc-abc123")
+		if err != nil || !found || n != want[0] || ready != want[1] {
+			t.Errorf("status %q: %d replicas, %d ready, found %v, %v; want %v", status, n, ready, found, err, want)
+		}
+	}
+	if err := k.Delete(ctx, "lkc-abc123"); err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+	for _, want := range []string{
+		"--namespace tenants apply --server-side --field-manager affluent-controlplane -f -",
+		"--namespace tenants get statefulset affluent-lkc-abc123 --ignore-not-found -o jsonpath={.status.replicas} {.status.readyReplicas}",
+		"--namespace tenants delete statefulset,service,configmap -l affluent.io/cluster=lkc-abc123 --ignore-not-found --wait=true",
+	} {
+		if !strings.Contains(string(calls), want+"\n") {
+			t.Errorf("kubectl calls:\n%s\nlack: %s", calls, want)
+		}
+	}
+	// kubectl's own error is reported.
+	if err := os.WriteFile(filepath.Join(dir, "forbidden"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Delete(ctx, "lkc-abc123"); err == nil || !strings.Contains(err.Error(), "Forbidden") {
+		t.Errorf("a refused delete: %v, want kubectl's error", err)
+	}
+}
