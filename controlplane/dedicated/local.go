@@ -126,8 +126,16 @@ type localBroker struct {
 	stop chan struct{} // closed to stop it
 	done chan struct{} // closed once it is stopped for good
 
-	mu  sync.Mutex // guards pid
+	mu  sync.Mutex // guards pid and exits
 	pid int
+	// exits counts the times its process exited unasked.
+	exits int
+}
+
+func (b *localBroker) exited() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.exits
 }
 
 func (b *localBroker) currentPID() int {
@@ -260,7 +268,7 @@ func (l *Local) Provision(ctx context.Context, c resource.Cluster) (string, erro
 // notReady is cluster.ErrNotReady for a step cut short by the budget,
 // err otherwise.
 func notReady(budget context.Context, err error) error {
-	if budget.Err() != nil {
+	if budget.Err() != nil && !errors.Is(err, errCannotRun) {
 		return fmt.Errorf("%w: %v", cluster.ErrNotReady, err)
 	}
 	return err
@@ -312,7 +320,7 @@ func (l *Local) grow(ctx context.Context, lc *localCluster, node int32) error {
 	l.save(lc)
 	go l.supervise(lc, b, proc, true)
 	addr := net.JoinHostPort(l.opts.Host, strconv.Itoa(port))
-	return l.waitLive(ctx, lc.id, addr, func(live []int32) bool {
+	err = l.waitLive(ctx, lc.id, addr, func(live []int32) bool {
 		for id := range node + 1 {
 			if !slices.Contains(live, id) {
 				return false
@@ -320,7 +328,27 @@ func (l *Local) grow(ctx context.Context, lc *localCluster, node int32) error {
 		}
 		return true
 	})
+	if n := b.exited(); err != nil && n >= maxStartExits {
+		// Not a broker still starting: one that cannot run. It is stopped,
+		// the next call starts it afresh, and the reconciler counts each
+		// such failure.
+		l.stopBroker(b)
+		lc.mu.Lock()
+		delete(lc.brokers, node)
+		lc.mu.Unlock()
+		l.save(lc)
+		return fmt.Errorf("%w: broker %d of %s exited %d times while starting; its log: %s", errCannotRun, node, lc.id, n,
+			filepath.Join(lc.dir, fmt.Sprintf("broker-%d", node), "broker.log"))
+	}
+	return err
 }
+
+// errCannotRun marks a broker that exits as it starts.
+var errCannotRun = errors.New("broker cannot run")
+
+// maxStartExits is how many times a new broker may exit before it is
+// reported as failing rather than starting.
+const maxStartExits = 3
 
 // shrink stops broker node and waits until the brokers left no longer
 // route to it.
@@ -445,6 +473,9 @@ func (l *Local) supervise(lc *localCluster, b *localBroker, proc *os.Process, ch
 			return
 		case <-exited:
 		}
+		b.mu.Lock()
+		b.exits++
+		b.mu.Unlock()
 		l.log.Warn("dedicated broker exited; starting it again", "cluster", lc.id, "broker", b.id, "pid", proc.Pid, "in", backoff)
 		for {
 			select {

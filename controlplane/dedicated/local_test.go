@@ -259,3 +259,27 @@ func TestLocalAdoptsBrokersOfACrashedControlPlane(t *testing.T) {
 		t.Errorf("broker 0 (pid %d) still runs after Deprovision", last)
 	}
 }
+
+// TestLocalReportsABrokerThatCannotRun: a broker exiting as soon as it
+// starts is an error the reconciler counts, not a broker still starting.
+func TestLocalReportsABrokerThatCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	l := newTestLocal(dir)
+	t.Cleanup(l.Close)
+	if err := os.WriteFile(l.opts.Binary, []byte("#!/bin/sh\necho 'bad flag' >&2\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// It never answers Kafka requests.
+	l.opts.Probe = func(context.Context, string, string) ([]int32, error) { return nil, errors.New("connection refused") }
+	_, err := l.Provision(context.Background(), testCluster(1))
+	if err == nil || errors.Is(err, cluster.ErrNotReady) || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "broker.log") {
+		t.Fatalf("provision with a broker that cannot run: %v, want an error naming its log", err)
+	}
+	if pids := l.PIDs("lkc-test1"); len(pids) != 0 {
+		t.Errorf("the failing broker is still supervised: %v", pids)
+	}
+	logFile := filepath.Join(dir, "clusters", "lkc-test1", "broker-0", "broker.log")
+	if raw, _ := os.ReadFile(logFile); !strings.Contains(string(raw), "bad flag") {
+		t.Errorf("broker log %s: %q, want the broker's stderr", logFile, raw)
+	}
+}
