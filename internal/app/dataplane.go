@@ -337,7 +337,7 @@ func (c *clusterAdmins) For(ctx context.Context, clusterID string) (*kadm.Client
 		}
 		// The cluster's brokers moved (a dedicated cluster resized or
 		// restarted): a new client seeds from the new list. The old one
-		// may still serve a call in flight; the sweep would close it too.
+		// is closed a little later, after the calls it may still serve.
 		old := cl.kgo
 		time.AfterFunc(adminIdleTimeout, old.Close)
 		delete(c.clients, clusterID)
