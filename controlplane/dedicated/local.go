@@ -123,8 +123,9 @@ type localCluster struct {
 type localBroker struct {
 	id   int32
 	port int
-	stop chan struct{} // closed to stop it
-	done chan struct{} // closed once it is stopped for good
+	stop     chan struct{} // closed (once) to stop it
+	stopOnce sync.Once
+	done     chan struct{} // closed once it is stopped for good
 
 	mu  sync.Mutex // guards pid and exits
 	pid int
@@ -539,11 +540,7 @@ func (l *Local) terminate(proc *os.Process, exited <-chan struct{}) {
 
 // stopBroker stops b and waits for its process to be gone.
 func (l *Local) stopBroker(b *localBroker) {
-	select {
-	case <-b.stop:
-	default:
-		close(b.stop)
-	}
+	b.stopOnce.Do(func() { close(b.stop) })
 	<-b.done
 }
 
