@@ -121,8 +121,8 @@ type localCluster struct {
 
 // localBroker is one supervised broker process.
 type localBroker struct {
-	id   int32
-	port int
+	id       int32
+	port     int
 	stop     chan struct{} // closed (once) to stop it
 	stopOnce sync.Once
 	done     chan struct{} // closed once it is stopped for good
