@@ -211,10 +211,23 @@ func (r *Reconciler) Resync(ctx context.Context) {
 		return
 	}
 	for _, c := range clusters {
-		callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
-		bootstrap, err := r.prov.Provision(callCtx, c)
-		cancel()
-		if err != nil || bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
+		var bootstrap string
+		var err error
+		// Brokers of their own (a dedicated cluster's) start again one
+		// step per call: a few calls see them all back.
+		for range resyncSteps {
+			callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+			bootstrap, err = r.prov.Provision(callCtx, c)
+			cancel()
+			if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			r.opts.Logger.Warn("reconcile: resync", "cluster", c.ID, "err", err)
+			continue
+		}
+		if bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
 			continue
 		}
 		prev := c.Etag
@@ -224,6 +237,10 @@ func (r *Reconciler) Resync(ctx context.Context) {
 		}
 	}
 }
+
+// resyncSteps bounds the calls Resync makes per cluster while it is not
+// ready.
+const resyncSteps = 4
 
 func (r *Reconciler) provision(ctx context.Context, c resource.Cluster) {
 	callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)

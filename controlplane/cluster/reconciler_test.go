@@ -230,3 +230,22 @@ func TestReconcilerGivesUpAResize(t *testing.T) {
 		t.Fatalf("after the resize failed: cluster %+v, op %+v", c, op)
 	}
 }
+
+func TestResyncWaitsForBrokersToComeBack(t *testing.T) {
+	st, _ := setup(t)
+	prov := &scriptedProvisioner{}
+	r := NewReconciler(st, prov, ReconcilerOptions{})
+	passes(t, r, 1)
+	c, _ := st.Clusters().Get(context.Background(), "o", "lkc-1")
+	prev := c.Etag
+	c.BootstrapServers = "old:9092"
+	if _, err := st.SetClusterStatus(context.Background(), c, prev, nil); err != nil {
+		t.Fatal(err)
+	}
+	prov.errs = []error{ErrNotReady, ErrNotReady}
+	r.Resync(context.Background())
+	c, _ = st.Clusters().Get(context.Background(), "o", "lkc-1")
+	if c.BootstrapServers != "broker:9092" || prov.provisions != 4 {
+		t.Fatalf("after resync: bootstrap %s after %d calls; want broker:9092 after 1 + 3", c.BootstrapServers, prov.provisions)
+	}
+}
