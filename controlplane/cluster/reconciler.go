@@ -210,37 +210,48 @@ func (r *Reconciler) Resync(ctx context.Context) {
 		}
 		return
 	}
-	for _, c := range clusters {
-		var bootstrap string
-		var err error
-		// Brokers of their own (a dedicated cluster's) start again one
-		// step per call: a few calls see them all back.
-		for range resyncSteps {
+	// Brokers of their own (a dedicated cluster's) may take a while to be
+	// back: those not ready yet are asked again until CallTimeout.
+	deadline := time.Now().Add(r.opts.CallTimeout)
+	for len(clusters) > 0 && ctx.Err() == nil {
+		var later []resource.Cluster
+		for _, c := range clusters {
 			callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
-			bootstrap, err = r.prov.Provision(callCtx, c)
+			bootstrap, err := r.prov.Provision(callCtx, c)
 			cancel()
-			if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
-				break
+			if errors.Is(err, ErrNotReady) && time.Now().Before(deadline) {
+				later = append(later, c)
+				continue
 			}
+			if err != nil {
+				r.opts.Logger.Warn("reconcile: resync", "cluster", c.ID, "err", err)
+				continue
+			}
+			r.resynced(ctx, c, bootstrap)
 		}
-		if err != nil {
-			r.opts.Logger.Warn("reconcile: resync", "cluster", c.ID, "err", err)
-			continue
-		}
-		if bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
-			continue
-		}
-		prev := c.Etag
-		c.BootstrapServers, c.RestEndpoint = bootstrap, r.opts.RestEndpoint
-		if _, err := r.store.SetClusterStatus(ctx, c, prev, nil); err != nil && ctx.Err() == nil {
-			r.opts.Logger.Warn("reconcile: update bootstrap servers", "cluster", c.ID, "err", err)
+		if clusters = later; len(clusters) > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(resyncRetry):
+			}
 		}
 	}
 }
 
-// resyncSteps bounds the calls Resync makes per cluster while it is not
-// ready.
-const resyncSteps = 4
+// resyncRetry is the pause between Resync's rounds of clusters not ready.
+const resyncRetry = 100 * time.Millisecond
+
+// resynced records the bootstrap servers Provision gave a RUNNING cluster.
+func (r *Reconciler) resynced(ctx context.Context, c resource.Cluster, bootstrap string) {
+	if bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
+		return
+	}
+	prev := c.Etag
+	c.BootstrapServers, c.RestEndpoint = bootstrap, r.opts.RestEndpoint
+	if _, err := r.store.SetClusterStatus(ctx, c, prev, nil); err != nil && ctx.Err() == nil {
+		r.opts.Logger.Warn("reconcile: update bootstrap servers", "cluster", c.ID, "err", err)
+	}
+}
 
 func (r *Reconciler) provision(ctx context.Context, c resource.Cluster) {
 	callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
