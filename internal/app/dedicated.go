@@ -38,7 +38,7 @@ func dedicatedProvisioner(cfg config.Config, grpcAddr, secret string, internal i
 			return nil, nil, err
 		}
 		l, err := dedicated.NewLocal(dedicated.LocalOptions{
-			Binary: bin, Dir: dir, ControlPlaneAddr: grpcAddr, BrokerSecret: secret,
+			Binary: bin, Dir: dir, ControlPlaneAddr: grpcAddr, BrokerSecret: secret, Host: cfg.Dedicated.Host,
 			Probe: probeBrokers(internal), Logger: log,
 		})
 		if err != nil {

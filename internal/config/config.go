@@ -167,6 +167,9 @@ type Dedicated struct {
 	// BrokerBinary is the affluent executable local brokers run (default:
 	// this process's own).
 	BrokerBinary string `yaml:"broker_binary"`
+	// Host is the address local brokers listen on and give clients
+	// (default 127.0.0.1: clients on this machine only).
+	Host string `yaml:"host"`
 	// Kubernetes is the kubernetes provisioner's.
 	Kubernetes DedicatedKubernetesConfig `yaml:"kubernetes"`
 }
@@ -195,7 +198,7 @@ func (c *Config) SetDefaults() {
 	c.GRPC = GRPC{Addr: "127.0.0.1:8090"}
 	c.Kafka = Kafka{Addr: "127.0.0.1:9092", BrokerID: -1}
 	c.Storage = Storage{DataDir: "./.affluent"}
-	c.Dedicated = Dedicated{Provisioner: DedicatedLocal, Kubernetes: DedicatedKubernetesConfig{
+	c.Dedicated = Dedicated{Provisioner: DedicatedLocal, Host: "127.0.0.1", Kubernetes: DedicatedKubernetesConfig{
 		Namespace: "affluent-dedicated", Image: "ghcr.io/affluent-io/affluent:latest",
 		ControlPlaneAddr: "affluent-controlplane:8090", BrokerSecret: "affluent-broker-secret", Kubectl: "kubectl"}}
 	c.Roles = strings.Join(allRoles, ",")
@@ -234,6 +237,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	d := &c.Dedicated
 	fs.StringVar(&d.Provisioner, "dedicated-provisioner", d.Provisioner, "how DEDICATED clusters get brokers: local (processes on this machine), kubernetes, or none")
 	fs.StringVar(&d.BrokerBinary, "dedicated-broker-binary", d.BrokerBinary, "affluent executable of local dedicated brokers (default: this one)")
+	fs.StringVar(&d.Host, "dedicated-host", d.Host, "address local dedicated brokers listen on and give clients")
 	fs.StringVar(&d.Kubernetes.Namespace, "dedicated-k8s-namespace", d.Kubernetes.Namespace, "namespace of dedicated clusters' brokers (kubernetes provisioner)")
 	fs.StringVar(&d.Kubernetes.Image, "dedicated-k8s-image", d.Kubernetes.Image, "image of dedicated clusters' brokers (kubernetes provisioner)")
 	fs.StringVar(&d.Kubernetes.ControlPlaneAddr, "dedicated-k8s-controlplane-addr", d.Kubernetes.ControlPlaneAddr, "control plane gRPC address as broker pods reach it (kubernetes provisioner)")
@@ -367,7 +371,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("local cache size %v: set a local cache dir too", c.Storage.LocalCacheSize))
 	}
 	switch c.Dedicated.Provisioner {
-	case DedicatedLocal, DedicatedNone:
+	case DedicatedLocal:
+		if ip := net.ParseIP(c.Dedicated.Host); c.Dedicated.Host == "" || ip != nil && ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("dedicated host %q: want an address clients can reach", c.Dedicated.Host))
+		}
+	case DedicatedNone:
 	case DedicatedKubernetes:
 		k := c.Dedicated.Kubernetes
 		for _, f := range []struct{ name, v string }{{"namespace", k.Namespace}, {"image", k.Image},

@@ -82,6 +82,8 @@ func TestInvalid(t *testing.T) {
 			[]string{`dedicated provisioner "docker": want local, kubernetes or none`}},
 		{"kubernetes provisioner without its stores", []string{"--dedicated-provisioner", "kubernetes"}, "", nil,
 			[]string{"dedicated kubernetes object store", "dedicated kubernetes metadata db"}},
+		{"dedicated brokers on no address", []string{"--dedicated-host", "0.0.0.0"}, "", nil,
+			[]string{`dedicated host "0.0.0.0": want an address clients can reach`}},
 		{"dedicated cluster not an id", []string{"--dedicated-cluster", "payments"}, "", nil,
 			[]string{`dedicated cluster "payments": want a cluster id`}},
 		{"bad tls addrs", []string{"--kafka-tls-addr", "nope", "--kafka-mtls-addr", "127.0.0.1:70000"}, "", nil,
