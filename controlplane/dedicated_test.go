@@ -158,11 +158,31 @@ func TestDedicatedClusterLifecycle(t *testing.T) {
 	if got := waitOp(shrunk.GetStatus().GetOperationId()).GetStatus().GetBrokers(); got != 1 {
 		t.Fatalf("after shrinking: %d brokers, want 1", got)
 	}
+	// The whole spec at once: a new plan and the same brokers is no resize.
+	replanned, err := update(&pb.ClusterSpec{Plan: "STANDARD", Brokers: 1}, "spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replanned.GetSpec().GetPlan() != "STANDARD" || replanned.GetSpec().GetBrokers() != 1 ||
+		replanned.GetStatus().GetOperationId() != shrunk.GetStatus().GetOperationId() {
+		t.Fatalf("spec update: %v, want plan STANDARD, 1 broker, no new operation", replanned)
+	}
+	// A new plan and a resize together: both are applied.
+	both, err := update(&pb.ClusterSpec{Plan: "ENTERPRISE", Brokers: 2}, "spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.GetSpec().GetPlan() != "ENTERPRISE" || both.GetSpec().GetBrokers() != 2 {
+		t.Fatalf("spec update with a resize: %v, want plan ENTERPRISE and 2 brokers", both.GetSpec())
+	}
+	if got := waitOp(both.GetStatus().GetOperationId()).GetStatus().GetBrokers(); got != 2 {
+		t.Fatalf("after the spec update: %d brokers, want 2", got)
+	}
 	prov.mu.Lock()
 	steps := fmt.Sprint(prov.steps[id])
 	prov.mu.Unlock()
-	if steps != "[1 2 3 4 3 2 1]" {
-		t.Errorf("broker counts went through %s, want [1 2 3 4 3 2 1]", steps)
+	if steps != "[1 2 3 4 3 2 1 2]" {
+		t.Errorf("broker counts went through %s, want [1 2 3 4 3 2 1 2]", steps)
 	}
 
 	got, err := c.clu.GetCluster(admin, &pb.GetClusterRequest{Environment: envID, Id: id})

@@ -233,9 +233,10 @@ func (s *Service) UpdateCluster(ctx context.Context, req *pb.UpdateClusterReques
 	planChanged := false
 	brokers := c.Brokers
 	for _, p := range paths {
-		switch {
-		case p == "spec.brokers" || p == "spec" && spec.GetBrokers() != 0:
+		if p == "spec.brokers" || p == "spec" && spec.GetBrokers() != 0 {
 			brokers = spec.GetBrokers()
+		}
+		switch {
 		case p == "display_name":
 			r.DisplayName("cluster.display_name", in.GetDisplayName(), true)
 			c.DisplayName = in.GetDisplayName()
