@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -85,9 +86,7 @@ func TestDedicatedClusterLocalProcesses(t *testing.T) {
 	}
 	ctx := testCtx(t)
 	adm := kadm.NewClient(client())
-	if _, err := adm.CreateTopic(ctx, 3, -1, nil, "orders"); err != nil {
-		t.Fatalf("create topic on the dedicated cluster: %v", err)
-	}
+	createTopic(t, adm, "orders", 3)
 	// The shared fleet does not serve the dedicated cluster.
 	shared, err := kgo.NewClient(kgo.SeedBrokers(d.KafkaAddr), kgo.SASL(plain.Auth{User: p.key, Pass: p.secret}.AsMechanism()),
 		kgo.RetryTimeout(2*time.Second))
@@ -275,9 +274,7 @@ func TestDedicatedClusterSurvivesControlPlaneRestart(t *testing.T) {
 		return cl
 	}
 	ctx := testCtx(t)
-	if _, err := kadm.NewClient(client()).CreateTopic(ctx, 2, -1, nil, "kept"); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, kadm.NewClient(client()), "kept", 2)
 	producer := client(kgo.DefaultProduceTopic("kept"))
 	for i := range 10 {
 		if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
@@ -312,6 +309,26 @@ func TestDedicatedClusterSurvivesControlPlaneRestart(t *testing.T) {
 	}
 	if now := brokerPIDs(t, filepath.Join(dir, "dedicated", id)); len(now) != 2 || slices.Equal(now, pids) {
 		t.Errorf("brokers after the restart: pids %v (before %v), want 2 new processes", now, pids)
+	}
+}
+
+// createTopic creates a topic, waiting (up to 10s) for the role binding
+// just made to reach the brokers: they learn it from the control plane's
+// watch, a moment after the API answered.
+func createTopic(t *testing.T, adm *kadm.Client, name string, partitions int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := adm.CreateTopic(ctx, partitions, -1, nil, name)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(resp.Err, kerr.TopicAuthorizationFailed) || time.Now().After(deadline) {
+			t.Fatalf("create topic %s: %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
