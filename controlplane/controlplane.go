@@ -54,10 +54,13 @@ type Options struct {
 	// MetadataURL is the database: sqlite:///path/metadata.db or postgres://….
 	MetadataURL string
 	// Provisioner makes clusters real. Default: serverless clusters on the
-	// shared fleet at SharedBootstrap, whose data DataDropper deletes.
-	Provisioner     cluster.Provisioner
-	SharedBootstrap string
-	DataDropper     cluster.DataDropper
+	// shared fleet at SharedBootstrap, whose data DataDropper deletes, and
+	// DEDICATED ones through DedicatedProvisioner (nil: they fail), whose
+	// calls run in the background (cluster.Background): they take seconds.
+	Provisioner          cluster.Provisioner
+	SharedBootstrap      string
+	DataDropper          cluster.DataDropper
+	DedicatedProvisioner cluster.Provisioner
 	// KafkaAdmin reaches clusters' brokers for topics, ACLs and client
 	// quotas; without it those APIs answer CLUSTER_UNAVAILABLE.
 	KafkaAdmin kafka.Admin
@@ -108,12 +111,14 @@ type ControlPlane struct {
 	auth       *access.Authenticator
 	gate       *access.Interceptor
 	reconciler *cluster.Reconciler
-	register   func(grpc.ServiceRegistrar)
-	tokens     *oauth.Service // nil without an issuer
-	audit      *auditQueue    // audit events from outside RPCs
-	rules      *kafkaauth.Rules
-	brokerPub  *brokerconfig.Publisher
-	brokerSvc  *brokerconfig.Service
+	// dedicated runs the DEDICATED clusters' provisioner (nil without one).
+	dedicated *cluster.Background
+	register  func(grpc.ServiceRegistrar)
+	tokens    *oauth.Service // nil without an issuer
+	audit     *auditQueue    // audit events from outside RPCs
+	rules     *kafkaauth.Rules
+	brokerPub *brokerconfig.Publisher
+	brokerSvc *brokerconfig.Service
 	// providerKeys are identity providers' JWKS for brokers (brokers.go).
 	providerKeys *providerKeys
 	// rpcMetrics count and time every RPC (grpc_server_*), of both the
@@ -144,14 +149,20 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if opts.RateBurst == 0 {
 		opts.RateBurst = 100
 	}
+	var dedicated *cluster.Background
 	if opts.Provisioner == nil {
-		opts.Provisioner = cluster.NewSharedProvisioner(opts.SharedBootstrap, opts.DataDropper)
+		router := cluster.Router{Serverless: cluster.NewSharedProvisioner(opts.SharedBootstrap, opts.DataDropper)}
+		if opts.DedicatedProvisioner != nil {
+			dedicated = cluster.NewBackground(opts.DedicatedProvisioner, 0)
+			router.Dedicated = dedicated
+		}
+		opts.Provisioner = router
 	}
 	st, err := store.Open(ctx, opts.MetadataURL)
 	if err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{opts: opts, log: opts.Logger, store: st}
+	cp := &ControlPlane{opts: opts, log: opts.Logger, store: st, dedicated: dedicated}
 	cp.rpcMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
 		grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.0005, 2.5, 12))))
 	if opts.Metrics != nil {
@@ -196,6 +207,9 @@ func Open(ctx context.Context, opts Options) (*ControlPlane, error) {
 	cp.reconciler = cluster.NewReconciler(st, opts.Provisioner, cluster.ReconcilerOptions{
 		RestEndpoint: opts.RESTEndpoint, Interval: opts.ReconcileInterval, Logger: opts.Logger, Metrics: opts.Metrics,
 	})
+	if dedicated != nil {
+		dedicated.OnDone(cp.reconciler.Notify)
+	}
 
 	guard := access.NewGuard(bindingSource{st})
 	kc := kafka.NewClusters(st.Clusters(), opts.KafkaAdmin)
@@ -409,6 +423,9 @@ func (cp *ControlPlane) Store() *store.Store { return cp.store }
 func (cp *ControlPlane) Close() error {
 	var err error
 	cp.closeOnce.Do(func() {
+		if cp.dedicated != nil {
+			cp.dedicated.Close()
+		}
 		cp.localConn.Close()
 		cp.local.Stop()
 		<-cp.localDone

@@ -34,7 +34,13 @@ import (
 	pb "github.com/affluent-io/affluent/proto/gen/go/affluent/v1"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithPostgres(m)) }
+func TestMain(m *testing.M) {
+	code := testutil.RunWithPostgres(m)
+	if affluentBuild.dir != "" {
+		os.RemoveAll(affluentBuild.dir)
+	}
+	os.Exit(code)
+}
 
 // clients are typed gRPC clients over one connection.
 type clients struct {
@@ -429,7 +435,7 @@ func TestDedicatedClusterFailsOnSharedCell(t *testing.T) {
 	c := serveGRPC(t, env)
 	admin := as(env.Boot.CloudAPIKey, env.Boot.CloudAPISecret)
 	created, err := c.clu.CreateCluster(admin, &pb.CreateClusterRequest{Environment: env.Boot.EnvironmentID,
-		Cluster: &pb.Cluster{DisplayName: "big", Spec: &pb.ClusterSpec{Type: "DEDICATED", Plan: "ENTERPRISE"}}})
+		Cluster: &pb.Cluster{DisplayName: "big", Spec: &pb.ClusterSpec{Type: "DEDICATED", Plan: "ENTERPRISE", Brokers: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,14 +29,19 @@ import (
 type devProcess struct {
 	*app.Process
 	rest rest
+	// stop shuts it down and waits (at most once; cleanup calls it too).
+	stop func()
 }
 
-func startDev(t *testing.T) *devProcess {
+func startDev(t *testing.T, edits ...func(*config.Config)) *devProcess {
 	t.Helper()
 	var cfg config.Config
 	cfg.SetDefaults()
 	cfg.Storage.DataDir = t.TempDir()
 	cfg.HTTP.RateLimit = -1
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	listen := func() net.Listener {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -53,16 +59,17 @@ func startDev(t *testing.T) *devProcess {
 			Ready: func(p *app.Process) { ready <- p },
 		})
 	}()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("app.Run: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	select {
 	case p := <-ready:
 		c := p.Credentials
-		return &devProcess{Process: p, rest: rest{t: t, base: "http://" + p.HTTPAddr, key: c.CloudAPIKey, secret: c.CloudAPISecret}}
+		return &devProcess{Process: p, rest: rest{t: t, base: "http://" + p.HTTPAddr, key: c.CloudAPIKey, secret: c.CloudAPISecret}, stop: stop}
 	case err := <-done:
 		t.Fatalf("app.Run returned early: %v", err)
 	case <-time.After(20 * time.Second):

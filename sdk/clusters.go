@@ -39,11 +39,21 @@ func (c *Client) ListClusters(ctx context.Context, env string, f ClusterFilter) 
 }
 
 // UpdateCluster changes cluster.Id of environment env: the fields named by
-// paths (display_name, spec.plan, spec.limits or one of its fields), or
-// without paths every updatable field that is set.
+// paths (display_name, spec.plan, spec.limits or one of its fields,
+// spec.brokers), or without paths every updatable field that is set.
+// Changing spec.brokers resizes a DEDICATED cluster: the answer carries the
+// resize's operation (status.operation_id) for WaitOperation, and
+// status.brokers reaches spec.brokers when it is done.
 func (c *Client) UpdateCluster(ctx context.Context, env string, cluster *Cluster, paths ...string) (*Cluster, error) {
 	resp, err := c.clusters.UpdateCluster(ctx, &pb.UpdateClusterRequest{Environment: env, Id: cluster.GetId(), Cluster: cluster, UpdateMask: updateMask(paths)})
 	return resp.GetCluster(), err
+}
+
+// ResizeCluster gives DEDICATED cluster id of environment env brokers
+// brokers (1 to 32) and returns it with the resize under way; WaitOperation
+// on its status.operation_id waits for the end.
+func (c *Client) ResizeCluster(ctx context.Context, env, id string, brokers int32) (*Cluster, error) {
+	return c.UpdateCluster(ctx, env, &Cluster{Id: id, Spec: &ClusterSpec{Brokers: brokers}}, "spec.brokers")
 }
 
 // DeleteCluster starts deleting a cluster and returns it in phase DELETING;

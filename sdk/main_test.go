@@ -35,6 +35,8 @@ func runWithPlatform(m *testing.M) int {
 	var cfg config.Config
 	cfg.SetDefaults()
 	cfg.Storage.DataDir = dir
+	// No broker processes of dedicated clusters from a test binary.
+	cfg.Dedicated.Provisioner = config.DedicatedNone
 	listen := func() net.Listener {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

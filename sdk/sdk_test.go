@@ -298,3 +298,37 @@ func TestClientCredentialsAgainstDev(t *testing.T) {
 	}
 	mustOK(t, err)
 }
+
+// TestDedicatedClusterSpec: spec.brokers goes through the SDK both ways;
+// a resize of a cluster that is not RUNNING, or of a serverless one, is
+// refused with the API's error. (Broker processes of dedicated clusters are
+// tested in controlplane and internal/cli; this platform runs none.)
+func TestDedicatedClusterSpec(t *testing.T) {
+	ctx, c := testContext(t), adminClient(t)
+	env := must(c.CreateEnvironment(ctx, &sdk.Environment{DisplayName: "dedicated-things"}))(t)
+	_, err := c.CreateCluster(ctx, env.GetId(), &sdk.Cluster{DisplayName: "d0", Spec: &sdk.ClusterSpec{Type: "DEDICATED"}})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "cluster.spec.brokers") {
+		t.Fatalf("dedicated cluster without brokers: %v, want invalid cluster.spec.brokers", err)
+	}
+	ded := must(c.CreateCluster(ctx, env.GetId(), &sdk.Cluster{DisplayName: "d3", Spec: &sdk.ClusterSpec{Type: "DEDICATED", Brokers: 3}}))(t)
+	if ded.GetSpec().GetBrokers() != 3 || ded.GetStatus().GetBrokers() != 0 {
+		t.Fatalf("created: spec %v status %v, want 3 brokers asked, none running", ded.GetSpec(), ded.GetStatus())
+	}
+	// This platform runs no dedicated brokers: the cluster fails, and a
+	// failed cluster cannot be resized.
+	if _, err := c.WaitOperation(ctx, ded.GetStatus().GetOperationId()); err == nil {
+		t.Fatal("a dedicated cluster ran on a platform without a dedicated provisioner")
+	}
+	if _, err := c.ResizeCluster(ctx, env.GetId(), ded.GetId(), 4); !errors.Is(err, sdk.ErrConflict) || !strings.Contains(err.Error(), "RUNNING") {
+		t.Errorf("resize of a failed cluster: %v, want a conflict saying it is not RUNNING", err)
+	}
+	srv := must(c.CreateCluster(ctx, env.GetId(), &sdk.Cluster{DisplayName: "s"}))(t)
+	if _, err := c.ResizeCluster(ctx, env.GetId(), srv.GetId(), 2); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("resize of a serverless cluster: %v, want invalid argument", err)
+	}
+	for _, id := range []string{ded.GetId(), srv.GetId()} {
+		must(c.DeleteCluster(ctx, env.GetId(), id))(t)
+		mustOK(t, c.WaitClusterDeleted(ctx, env.GetId(), id))
+	}
+	mustOK(t, c.DeleteEnvironment(ctx, env.GetId()))
+}

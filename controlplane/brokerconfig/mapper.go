@@ -14,7 +14,7 @@ func Snapshot(st store.BrokerState, oauth *bpb.OAuth, providerJWKS map[string][]
 	out := &bpb.BrokerSnapshot{Oauth: oauth, InternalCredentialHash: internalHash}
 	for _, c := range st.Clusters {
 		out.Clusters = append(out.Clusters, &bpb.Cluster{
-			Id: c.ID, OrgId: c.OrgID, EnvironmentId: c.EnvironmentID, Phase: c.Phase,
+			Id: c.ID, OrgId: c.OrgID, EnvironmentId: c.EnvironmentID, Phase: c.Phase, Type: c.Type,
 			KafkaCrn: resource.KafkaCRN(c.OrgID, c.EnvironmentID, c.ID).String(),
 			Limits: &bpb.ClusterLimits{
 				IngressByteRate: c.Limits.IngressByteRate, EgressByteRate: c.Limits.EgressByteRate,

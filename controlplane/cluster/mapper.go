@@ -15,11 +15,12 @@ func toProto(c resource.Cluster) *pb.Cluster {
 		Etag:        c.Etag,
 		Environment: c.EnvironmentID,
 		Spec: &pb.ClusterSpec{
-			Type:   c.Type,
-			Cloud:  c.Cloud,
-			Region: c.Region,
-			Plan:   c.Plan,
-			Limits: limitsToProto(c.Limits),
+			Type:    c.Type,
+			Cloud:   c.Cloud,
+			Region:  c.Region,
+			Plan:    c.Plan,
+			Limits:  limitsToProto(c.Limits),
+			Brokers: c.Brokers,
 		},
 		Status: &pb.ClusterStatus{
 			Phase:            c.Phase,
@@ -27,6 +28,7 @@ func toProto(c resource.Cluster) *pb.Cluster {
 			RestEndpoint:     c.RestEndpoint,
 			OperationId:      c.OperationID,
 			Message:          c.Message,
+			Brokers:          c.ObservedBrokers,
 		},
 	}
 }
@@ -69,6 +71,7 @@ func fromProto(c *pb.Cluster) resource.Cluster {
 		Region:      orDefault(spec.GetRegion(), "local"),
 		Plan:        orDefault(spec.GetPlan(), PlanBasic),
 		Limits:      limitsFromProto(spec.GetLimits()),
+		Brokers:     spec.GetBrokers(),
 	}
 	return out
 }

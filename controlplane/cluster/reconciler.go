@@ -36,6 +36,7 @@ var ErrPermanent = errors.New("permanent failure")
 // reconcileStore is what the reconciler reads and writes.
 type reconcileStore interface {
 	ClustersInPhase(ctx context.Context, phases ...string) ([]resource.Cluster, error)
+	ClustersResizing(ctx context.Context) ([]resource.Cluster, error)
 	SetClusterStatus(ctx context.Context, c resource.Cluster, prevEtag string, result *store.OperationResult) (resource.Cluster, error)
 	PurgeCluster(ctx context.Context, c resource.Cluster) error
 	ForgetRequestIDs(ctx context.Context, before time.Time) (int64, error)
@@ -56,7 +57,8 @@ type ReconcilerOptions struct {
 	Metrics prometheus.Registerer
 }
 
-// Reconciler drives clusters from PROVISIONING to RUNNING (or FAILED) and
+// Reconciler drives clusters from PROVISIONING to RUNNING (or FAILED),
+// RUNNING DEDICATED clusters to the broker count asked for (a resize), and
 // from DELETING to gone, through a Provisioner. Creating or deleting a
 // cluster kicks it (Notify) so a serverless cluster is RUNNING within
 // milliseconds; a periodic pass catches up after restarts and retries.
@@ -180,6 +182,21 @@ func (r *Reconciler) Pass(ctx context.Context) {
 			r.deprovision(ctx, c)
 		}
 	}
+	resizing, err := r.store.ClustersResizing(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("reconcile: list clusters resizing", "err", err)
+		}
+		return
+	}
+	for _, c := range resizing {
+		if ctx.Err() != nil {
+			return
+		}
+		if r.due(c.ID) {
+			r.resize(ctx, c)
+		}
+	}
 }
 
 // Resync asks the provisioner again for the bootstrap servers of RUNNING
@@ -193,18 +210,46 @@ func (r *Reconciler) Resync(ctx context.Context) {
 		}
 		return
 	}
-	for _, c := range clusters {
-		callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
-		bootstrap, err := r.prov.Provision(callCtx, c)
-		cancel()
-		if err != nil || bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
-			continue
+	// Brokers of their own (a dedicated cluster's) may take a while to be
+	// back: those not ready yet are asked again until CallTimeout.
+	deadline := time.Now().Add(r.opts.CallTimeout)
+	for len(clusters) > 0 && ctx.Err() == nil {
+		var later []resource.Cluster
+		for _, c := range clusters {
+			callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+			bootstrap, err := r.prov.Provision(callCtx, c)
+			cancel()
+			if errors.Is(err, ErrNotReady) && time.Now().Before(deadline) {
+				later = append(later, c)
+				continue
+			}
+			if err != nil {
+				r.opts.Logger.Warn("reconcile: resync", "cluster", c.ID, "err", err)
+				continue
+			}
+			r.resynced(ctx, c, bootstrap)
 		}
-		prev := c.Etag
-		c.BootstrapServers, c.RestEndpoint = bootstrap, r.opts.RestEndpoint
-		if _, err := r.store.SetClusterStatus(ctx, c, prev, nil); err != nil && ctx.Err() == nil {
-			r.opts.Logger.Warn("reconcile: update bootstrap servers", "cluster", c.ID, "err", err)
+		if clusters = later; len(clusters) > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(resyncRetry):
+			}
 		}
+	}
+}
+
+// resyncRetry is the pause between Resync's rounds of clusters not ready.
+const resyncRetry = 100 * time.Millisecond
+
+// resynced records the bootstrap servers Provision gave a RUNNING cluster.
+func (r *Reconciler) resynced(ctx context.Context, c resource.Cluster, bootstrap string) {
+	if bootstrap == c.BootstrapServers && c.RestEndpoint == r.opts.RestEndpoint {
+		return
+	}
+	prev := c.Etag
+	c.BootstrapServers, c.RestEndpoint = bootstrap, r.opts.RestEndpoint
+	if _, err := r.store.SetClusterStatus(ctx, c, prev, nil); err != nil && ctx.Err() == nil {
+		r.opts.Logger.Warn("reconcile: update bootstrap servers", "cluster", c.ID, "err", err)
 	}
 }
 
@@ -227,8 +272,37 @@ func (r *Reconciler) provision(ctx context.Context, c resource.Cluster) {
 		return
 	}
 	c.Phase, c.BootstrapServers, c.RestEndpoint, c.Message = resource.PhaseRunning, bootstrap, r.opts.RestEndpoint, ""
+	c.ObservedBrokers = c.Brokers
 	r.write(ctx, c, prev, &store.OperationResult{})
 	r.opts.Logger.Info("cluster running", "cluster", c.ID, "bootstrap", bootstrap)
+}
+
+// resize asks the provisioner for the cluster's new broker count; the
+// provisioner moves one broker at a time (ErrNotReady meanwhile). A resize
+// that keeps failing is given up: the cluster keeps running with the
+// brokers it has, and the operation ends with the error.
+func (r *Reconciler) resize(ctx context.Context, c resource.Cluster) {
+	callCtx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
+	bootstrap, err := r.prov.Provision(callCtx, c)
+	cancel()
+	if errors.Is(err, ErrNotReady) {
+		return
+	}
+	prev := c.Etag
+	if err != nil {
+		attempts := r.failed(c.ID)
+		r.opts.Logger.Warn("reconcile: resize failed", "cluster", c.ID, "brokers", c.Brokers, "attempt", attempts, "err", err)
+		if attempts < r.opts.MaxAttempts && !errors.Is(err, ErrPermanent) {
+			return
+		}
+		c.Message = fmt.Sprintf("resizing to %d brokers failed after %d attempts: %v", c.Brokers, attempts, err)
+		c.Brokers = c.ObservedBrokers
+		r.write(ctx, c, prev, &store.OperationResult{Code: int32(codes.Unavailable), Message: c.Message})
+		return
+	}
+	c.ObservedBrokers, c.BootstrapServers, c.Message = c.Brokers, bootstrap, ""
+	r.write(ctx, c, prev, &store.OperationResult{})
+	r.opts.Logger.Info("cluster resized", "cluster", c.ID, "brokers", c.Brokers, "bootstrap", bootstrap)
 }
 
 func (r *Reconciler) deprovision(ctx context.Context, c resource.Cluster) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,5 +167,85 @@ func TestResyncUpdatesBootstrap(t *testing.T) {
 	c, _ := st.Clusters().Get(context.Background(), "o", "lkc-1")
 	if c.BootstrapServers != "new-host:9092" || c.RestEndpoint != "http://b" || c.Phase != resource.PhaseRunning {
 		t.Fatalf("after resync: %+v", c)
+	}
+}
+
+// dedicatedCluster is a RUNNING DEDICATED cluster of 2 brokers being
+// resized to 3 under operation op-resize.
+func dedicatedCluster(t *testing.T, st *store.Store) resource.Cluster {
+	t.Helper()
+	ctx := context.Background()
+	c, err := st.Clusters().Create(ctx, resource.Cluster{Meta: resource.Meta{ID: "lkc-d", OrgID: "o"}, EnvironmentID: "env-1",
+		DisplayName: "d", Type: resource.ClusterDedicated, Brokers: 2, Phase: resource.PhaseRunning, ObservedBrokers: 2,
+		BootstrapServers: "b0:9092,b1:9092", OperationID: "op-create"}, store.RequestKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Brokers, c.OperationID = 3, "op-resize"
+	if c, err = st.BeginClusterResize(ctx, c, c.Etag); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestReconcilerResizes(t *testing.T) {
+	st, _ := setup(t)
+	prov := &scriptedProvisioner{}
+	r := NewReconciler(st, prov, ReconcilerOptions{MaxAttempts: 3})
+	passes(t, r, 1) // lkc-1 runs
+	dedicatedCluster(t, st)
+	prov.errs = []error{ErrNotReady, errors.New("flaky")}
+	passes(t, r, 2)
+	c, _ := st.Clusters().Get(context.Background(), "o", "lkc-d")
+	if op, _ := st.Operations().Get(context.Background(), "o", "op-resize"); op.Done || c.ObservedBrokers != 2 || c.Phase != resource.PhaseRunning {
+		t.Fatalf("resize under way: cluster %+v, op %+v", c, op)
+	}
+	passes(t, r, 1)
+	c, _ = st.Clusters().Get(context.Background(), "o", "lkc-d")
+	op, _ := st.Operations().Get(context.Background(), "o", "op-resize")
+	if !op.Done || op.ErrorCode != 0 || op.Verb != resource.VerbUpdate || c.ObservedBrokers != 3 || c.Brokers != 3 || c.BootstrapServers != "broker:9092" {
+		t.Fatalf("after the resize: cluster %+v, op %+v", c, op)
+	}
+	// Nothing left to resize.
+	before := prov.provisions
+	passes(t, r, 1)
+	if prov.provisions != before {
+		t.Errorf("%d provision calls after the resize ended, want none", prov.provisions-before)
+	}
+}
+
+func TestReconcilerGivesUpAResize(t *testing.T) {
+	st, _ := setup(t)
+	prov := &scriptedProvisioner{}
+	r := NewReconciler(st, prov, ReconcilerOptions{MaxAttempts: 2})
+	passes(t, r, 1) // lkc-1 runs
+	dedicatedCluster(t, st)
+	prov.errs = []error{errors.New("no room"), errors.New("no room")}
+	passes(t, r, 2)
+	c, _ := st.Clusters().Get(context.Background(), "o", "lkc-d")
+	op, _ := st.Operations().Get(context.Background(), "o", "op-resize")
+	// The cluster keeps running with the brokers it has.
+	if !op.Done || op.ErrorCode == 0 || c.Phase != resource.PhaseRunning || c.Brokers != 2 || c.ObservedBrokers != 2 ||
+		!strings.Contains(c.Message, "resizing to 3 brokers failed") || c.BootstrapServers != "b0:9092,b1:9092" {
+		t.Fatalf("after the resize failed: cluster %+v, op %+v", c, op)
+	}
+}
+
+func TestResyncWaitsForBrokersToComeBack(t *testing.T) {
+	st, _ := setup(t)
+	prov := &scriptedProvisioner{}
+	r := NewReconciler(st, prov, ReconcilerOptions{})
+	passes(t, r, 1)
+	c, _ := st.Clusters().Get(context.Background(), "o", "lkc-1")
+	prev := c.Etag
+	c.BootstrapServers = "old:9092"
+	if _, err := st.SetClusterStatus(context.Background(), c, prev, nil); err != nil {
+		t.Fatal(err)
+	}
+	prov.errs = []error{ErrNotReady, ErrNotReady}
+	r.Resync(context.Background())
+	c, _ = st.Clusters().Get(context.Background(), "o", "lkc-1")
+	if c.BootstrapServers != "broker:9092" || prov.provisions != 4 {
+		t.Fatalf("after resync: bootstrap %s after %d calls; want broker:9092 after 1 + 3", c.BootstrapServers, prov.provisions)
 	}
 }

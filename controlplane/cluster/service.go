@@ -26,14 +26,19 @@ var clouds = []string{"LOCAL", "AWS", "GCP", "AZURE"}
 
 var regionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
+// MaxBrokers bounds spec.brokers of a DEDICATED cluster.
+const MaxBrokers = 32
+
 type environmentReader interface {
 	Get(ctx context.Context, org, id string) (resource.Environment, error)
 }
 
 // lifecycle is what the service asks of the store beyond the clusters
-// collection: starting a deletion, and reading usage (usage.go).
+// collection: starting a deletion or a resize, and reading usage
+// (usage.go).
 type lifecycle interface {
 	BeginClusterDeletion(ctx context.Context, c resource.Cluster, prevEtag string) (resource.Cluster, error)
+	BeginClusterResize(ctx context.Context, c resource.Cluster, prevEtag string) (resource.Cluster, error)
 	usageReader
 }
 
@@ -98,6 +103,12 @@ func validateSpec(r *validate.Report, c *resource.Cluster) {
 	r.OneOf("cluster.spec.cloud", c.Cloud, true, clouds...)
 	if !regionRE.MatchString(c.Region) {
 		r.Add("cluster.spec.region", "%q must be 1 to 63 of [a-z0-9-]", c.Region)
+	}
+	switch {
+	case c.Type == resource.ClusterServerless && c.Brokers != 0:
+		r.Add("cluster.spec.brokers", "must be unset for a SERVERLESS cluster, whose brokers are the shared fleet's")
+	case c.Type == resource.ClusterDedicated && (c.Brokers < 1 || c.Brokers > MaxBrokers):
+		r.Add("cluster.spec.brokers", "a DEDICATED cluster needs 1 to %d brokers, not %d", MaxBrokers, c.Brokers)
 	}
 	if _, ok := plans[c.Plan]; !ok {
 		r.OneOf("cluster.spec.plan", c.Plan, true, PlanBasic, PlanStandard, PlanEnterprise)
@@ -180,7 +191,7 @@ var limitFields = []string{"ingress_byte_rate", "egress_byte_rate", "max_partiti
 
 var mask = func() rpc.Mask {
 	m := rpc.Mask{
-		Updatable:  []string{"display_name", "spec", "spec.plan", "spec.limits"},
+		Updatable:  []string{"display_name", "spec", "spec.plan", "spec.limits", "spec.brokers"},
 		OutputOnly: append([]string{"environment", "status", "spec.type", "spec.cloud", "spec.region"}, rpc.CommonOutputOnly...),
 	}
 	for _, f := range limitFields {
@@ -193,7 +204,7 @@ func (s *Service) UpdateCluster(ctx context.Context, req *pb.UpdateClusterReques
 	in := req.GetCluster()
 	paths, err := mask.Paths(req.GetUpdateMask(), func(p string) bool {
 		return p == "display_name" && in.GetDisplayName() != "" || p == "spec.plan" && in.GetSpec().GetPlan() != "" ||
-			p == "spec.limits" && in.GetSpec().GetLimits() != nil
+			p == "spec.limits" && in.GetSpec().GetLimits() != nil || p == "spec.brokers" && in.GetSpec().GetBrokers() != 0
 	})
 	if err != nil {
 		return nil, err
@@ -220,7 +231,11 @@ func (s *Service) UpdateCluster(ctx context.Context, req *pb.UpdateClusterReques
 	newLimits := limitsFromProto(spec.GetLimits())
 	limits := resource.Limits{}
 	planChanged := false
+	brokers := c.Brokers
 	for _, p := range paths {
+		if p == "spec.brokers" || p == "spec" && spec.GetBrokers() != 0 {
+			brokers = spec.GetBrokers()
+		}
 		switch {
 		case p == "display_name":
 			r.DisplayName("cluster.display_name", in.GetDisplayName(), true)
@@ -243,9 +258,14 @@ func (s *Service) UpdateCluster(ctx context.Context, req *pb.UpdateClusterReques
 		limits = merge(c.Limits, limits)
 	}
 	c.Limits = limits
+	resize, brokersBefore := brokers != c.Brokers, c.Brokers
+	c.Brokers = brokers
 	validateSpec(&r, &c)
 	if err := r.Err(); err != nil {
 		return nil, err
+	}
+	if resize {
+		return s.resize(ctx, c, prev, brokersBefore)
 	}
 	updated, err := s.clusters.Update(ctx, c, prev)
 	if err := rpc.AlreadyExists(err, kind, "display_name", c.DisplayName); err != nil {
@@ -254,6 +274,29 @@ func (s *Service) UpdateCluster(ctx context.Context, req *pb.UpdateClusterReques
 	if err != nil {
 		return nil, rpc.StoreError(err, kind, c.ID)
 	}
+	return &pb.UpdateClusterResponse{Cluster: toProto(updated)}, nil
+}
+
+// resize writes c, whose broker count changed, under a new UPDATE
+// operation that the reconciler ends once the brokers run.
+func (s *Service) resize(ctx context.Context, c resource.Cluster, prev string, before int32) (*pb.UpdateClusterResponse, error) {
+	switch {
+	case c.Phase != resource.PhaseRunning:
+		return nil, apierr.New(apierr.FailedPrecondition, "cluster %q is %s: resize it once it is RUNNING", c.ID, c.Phase)
+	case before != c.ObservedBrokers:
+		// One resize at a time: each has its operation to end.
+		return nil, apierr.New(apierr.FailedPrecondition,
+			"cluster %q is being resized to %d brokers (operation %s); wait for it to end", c.ID, before, c.OperationID)
+	}
+	c.OperationID = resource.NewID(resource.PrefixOperation)
+	updated, err := s.lifecycle.BeginClusterResize(ctx, c, prev)
+	if err := rpc.AlreadyExists(err, kind, "display_name", c.DisplayName); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, rpc.StoreError(err, kind, c.ID)
+	}
+	s.reconciler.Notify()
 	return &pb.UpdateClusterResponse{Cluster: toProto(updated)}, nil
 }
 

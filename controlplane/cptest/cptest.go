@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/affluent-io/affluent/controlplane"
+	"github.com/affluent-io/affluent/controlplane/cluster"
 	"github.com/affluent-io/affluent/controlplane/credential"
 	"github.com/affluent-io/affluent/controlplane/kafka"
 	"github.com/affluent-io/affluent/gateway"
@@ -128,6 +129,8 @@ type Options struct {
 	NoGateway bool
 	// KafkaAdmin replaces the fake brokers (for tests on a real broker).
 	KafkaAdmin kafka.Admin
+	// Dedicated provisions DEDICATED clusters (nil: they fail).
+	Dedicated cluster.Provisioner
 }
 
 // SharedBootstrap is the bootstrap address clusters report.
@@ -156,16 +159,17 @@ func Start(t testing.TB, engine string, opts Options) *Env {
 		admin = opts.KafkaAdmin
 	}
 	cp, err := controlplane.Open(ctx, controlplane.Options{
-		MetadataURL:       MetadataURL(t, engine),
-		SharedBootstrap:   SharedBootstrap,
-		DataDropper:       fk,
-		KafkaAdmin:        admin,
-		RESTEndpoint:      "http://" + lis.Addr().String(),
-		RateLimit:         opts.RateLimit,
-		RateBurst:         opts.RateBurst,
-		HashParams:        &FastHash,
-		ReconcileInterval: 50 * time.Millisecond,
-		Logger:            log,
+		MetadataURL:          MetadataURL(t, engine),
+		SharedBootstrap:      SharedBootstrap,
+		DataDropper:          fk,
+		KafkaAdmin:           admin,
+		DedicatedProvisioner: opts.Dedicated,
+		RESTEndpoint:         "http://" + lis.Addr().String(),
+		RateLimit:            opts.RateLimit,
+		RateBurst:            opts.RateBurst,
+		HashParams:           &FastHash,
+		ReconcileInterval:    50 * time.Millisecond,
+		Logger:               log,
 	})
 	if err != nil {
 		cancel()

@@ -114,12 +114,17 @@ type Cluster struct {
 	Region        string
 	Plan          string
 	Limits        Limits
+	// Brokers is a DEDICATED cluster's broker count (0 for SERVERLESS).
+	Brokers int32
 	// Status.
 	Phase            string
 	BootstrapServers string
 	RestEndpoint     string
 	OperationID      string
 	Message          string
+	// ObservedBrokers are the brokers a DEDICATED cluster runs; it differs
+	// from Brokers while a resize is under way.
+	ObservedBrokers int32
 }
 
 // Limits are a cluster's quotas.

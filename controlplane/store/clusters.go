@@ -45,6 +45,39 @@ func (s *Store) BeginClusterDeletion(ctx context.Context, c resource.Cluster, pr
 	return c, err
 }
 
+// BeginClusterResize writes the cluster, whose broker count changed, under a
+// new UPDATE operation (c.OperationID), if its etag is still prevEtag.
+func (s *Store) BeginClusterResize(ctx context.Context, c resource.Cluster, prevEtag string) (resource.Cluster, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.Clusters().update(ctx, tx, &c, prevEtag); err != nil {
+			return err
+		}
+		return insertClusterOperation(ctx, tx, s, &c, resource.VerbUpdate)
+	})
+	return c, err
+}
+
+// ClustersResizing lists the RUNNING clusters, of every organization, whose
+// brokers differ from those asked for: the reconciler's resizes.
+func (s *Store) ClustersResizing(ctx context.Context) ([]resource.Cluster, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(clustersTable.selectSQL()+
+		" WHERE phase = ? AND cluster_type = ? AND brokers <> observed_brokers ORDER BY create_time, id"),
+		resource.PhaseRunning, resource.ClusterDedicated)
+	if err != nil {
+		return nil, fmt.Errorf("clusters resizing: %w", err)
+	}
+	defer rows.Close()
+	var out []resource.Cluster
+	for rows.Next() {
+		c, err := clustersTable.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("clusters resizing: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // ClustersInPhase lists the clusters, of every organization, in one of
 // phases: the reconciler's work list.
 func (s *Store) ClustersInPhase(ctx context.Context, phases ...string) ([]resource.Cluster, error) {

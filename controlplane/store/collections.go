@@ -51,10 +51,10 @@ var environmentsTable = &table[resource.Environment, *resource.Environment]{
 var clustersTable = &table[resource.Cluster, *resource.Cluster]{
 	name: "clusters", orgCol: "org_id", parentCol: "environment_id",
 	cols: []string{"environment_id", "display_name", "cluster_type", "cloud", "region", "plan", "limits_json",
-		"phase", "bootstrap_servers", "rest_endpoint", "operation_id", "message"},
+		"phase", "bootstrap_servers", "rest_endpoint", "operation_id", "message", "brokers", "observed_brokers"},
 	fields: func(v *resource.Cluster) []any {
 		return []any{&v.EnvironmentID, &v.DisplayName, &v.Type, &v.Cloud, &v.Region, &v.Plan, jsonCol{&v.Limits},
-			&v.Phase, &v.BootstrapServers, &v.RestEndpoint, &v.OperationID, &v.Message}
+			&v.Phase, &v.BootstrapServers, &v.RestEndpoint, &v.OperationID, &v.Message, &v.Brokers, &v.ObservedBrokers}
 	},
 }
 

@@ -167,6 +167,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	var cp *controlplane.ControlPlane
+	var grpcLis net.Listener
 	// The data dropper is set once the dataplane exists; clusters are
 	// only deleted after Run starts, by then it is.
 	dropper := &lateDropper{}
@@ -183,10 +184,24 @@ func Run(ctx context.Context, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
+		// The gRPC address is known before the control plane opens: the
+		// brokers of dedicated clusters are told it.
+		grpcLis, err = listen(opts.GRPCListener, cfg.GRPC.Addr, "grpc")
+		if err != nil {
+			return err
+		}
+		p.GRPCAddr = grpcLis.Addr().String()
+		closers = append(closers, func() { _ = grpcLis.Close() })
+		dedicatedProv, closeDedicated, err := dedicatedProvisioner(cfg, p.GRPCAddr, secret, internal, log)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closeDedicated)
 		cp, err = controlplane.Open(ctx, controlplane.Options{
 			MetadataURL:            cpURL,
 			SharedBootstrap:        admins.addr,
 			DataDropper:            dropper,
+			DedicatedProvisioner:   dedicatedProv,
 			KafkaAdmin:             admins,
 			RESTEndpoint:           "http://" + p.HTTPAddr,
 			RateLimit:              cfg.HTTP.RateLimit,
@@ -200,13 +215,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 			return fmt.Errorf("open control plane: %w", err)
 		}
 		closers = append(closers, func() { _ = cp.Close() })
+		admins.resolve = dedicatedBootstrap(cp.Store(), admins.addr)
 		tasks = append(tasks, task{"reconciler", cp.Run})
 
-		grpcLis, err := listen(opts.GRPCListener, cfg.GRPC.Addr, "grpc")
-		if err != nil {
-			return err
-		}
-		p.GRPCAddr = grpcLis.Addr().String()
 		tasks = append(tasks, task{"grpc", func(ctx context.Context) error { return cp.ServeGRPC(ctx, grpcLis) }})
 	}
 
@@ -218,12 +229,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 			cpAddr = p.GRPCAddr
 		}
 		watch, err := cpwatch.New(cpwatch.Options{
-			Addr:         cpAddr,
-			Secret:       secret,
-			SnapshotPath: filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
-			BrokerID:     advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
-			Metrics:      p.registry,
-			Logger:       log.With("component", "cpwatch"),
+			Addr:             cpAddr,
+			Secret:           secret,
+			SnapshotPath:     filepath.Join(cfg.Storage.DataDir, cpwatch.SnapshotFile),
+			BrokerID:         advertised(cfg.Kafka.AdvertisedAddr, p.KafkaAddr),
+			DedicatedCluster: cfg.Kafka.DedicatedCluster,
+			Metrics:          p.registry,
+			Logger:           log.With("component", "cpwatch"),
 		})
 		if err != nil {
 			return fmt.Errorf("control plane watch: %w", err)

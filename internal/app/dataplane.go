@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,7 @@ func openDataplane(ctx context.Context, cfg config.Config, log *slog.Logger, o d
 	store, err := tiered.Open(ctx, tiered.Config{
 		ObjectStoreURL:     objects,
 		MetadataURL:        meta,
+		SharedMetadata:     cfg.Storage.MetadataShared,
 		Logger:             log,
 		LocalCacheDir:      cfg.Storage.LocalCacheDir,
 		LocalCacheBytes:    cfg.Storage.LocalCacheSize.Int64(),
@@ -296,6 +298,9 @@ const adminIdleTimeout = 5 * time.Second
 type clusterAdmins struct {
 	addr     string
 	internal internalCredential
+	// resolve, when set, is the bootstrap of a cluster (a DEDICATED one's
+	// own brokers); addr otherwise.
+	resolve func(ctx context.Context, clusterID string) (string, error)
 
 	mu      sync.Mutex // guards clients and sweeping
 	clients map[string]*adminClient
@@ -308,21 +313,37 @@ type clusterAdmins struct {
 
 type adminClient struct {
 	kgo      *kgo.Client
+	addr     string
 	lastUsed time.Time
 }
 
-func (c *clusterAdmins) For(_ context.Context, clusterID string) (*kadm.Client, error) {
+func (c *clusterAdmins) For(ctx context.Context, clusterID string) (*kadm.Client, error) {
+	addr := c.addr
+	if c.resolve != nil {
+		var err error
+		if addr, err = c.resolve(ctx, clusterID); err != nil {
+			return nil, fmt.Errorf("brokers of %s: %w", clusterID, err)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, errors.New("admin clients closed")
 	}
 	if cl, ok := c.clients[clusterID]; ok {
-		cl.lastUsed = time.Now()
-		return kadm.NewClient(cl.kgo), nil
+		if cl.addr == addr {
+			cl.lastUsed = time.Now()
+			return kadm.NewClient(cl.kgo), nil
+		}
+		// The cluster's brokers moved (a dedicated cluster resized or
+		// restarted): a new client seeds from the new list. The old one
+		// is closed a little later, after the calls it may still serve.
+		old := cl.kgo
+		time.AfterFunc(adminIdleTimeout, old.Close)
+		delete(c.clients, clusterID)
 	}
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(c.addr),
+		kgo.SeedBrokers(strings.Split(addr, ",")...),
 		kgo.SASL(plain.Auth{User: cpwatch.InternalUserPrefix + clusterID, Pass: c.internal.secret}.AsMechanism()),
 	)
 	if err != nil {
@@ -331,7 +352,7 @@ func (c *clusterAdmins) For(_ context.Context, clusterID string) (*kadm.Client, 
 	if c.clients == nil {
 		c.clients = map[string]*adminClient{}
 	}
-	c.clients[clusterID] = &adminClient{kgo: cl, lastUsed: time.Now()}
+	c.clients[clusterID] = &adminClient{kgo: cl, addr: addr, lastUsed: time.Now()}
 	if !c.sweeping {
 		c.sweeping = true
 		c.swept.Add(1)

@@ -19,7 +19,9 @@ const brokerIdentityFile = "broker-id.json"
 
 // registerBroker takes this broker's lease among the brokers sharing the
 // dataplane metadata DB, advertising the Kafka address clients are given
-// (or the first listener's). With SQLite it is a lease of one.
+// (or the first listener's). With SQLite it is a lease of one, unless
+// several broker processes share the file (--metadata-db-shared, as a
+// local dedicated cluster's brokers do).
 func registerBroker(ctx context.Context, store *tiered.Store, cfg config.Config, listeners []kafkaListener) (*tiered.Lease, error) {
 	addr := cfg.Kafka.AdvertisedAddr
 	if addr == "" && len(listeners) > 0 {

@@ -65,6 +65,7 @@ var clusterFields = []column[*sdk.Cluster]{
 	{"Cloud", func(c *sdk.Cluster) string { return c.GetSpec().GetCloud() }},
 	{"Region", func(c *sdk.Cluster) string { return c.GetSpec().GetRegion() }},
 	{"Plan", func(c *sdk.Cluster) string { return c.GetSpec().GetPlan() }},
+	{"Brokers", brokersField},
 	{"Phase", func(c *sdk.Cluster) string { return c.GetStatus().GetPhase() }},
 	{"Bootstrap Servers", func(c *sdk.Cluster) string { return c.GetStatus().GetBootstrapServers() }},
 	{"REST Endpoint", func(c *sdk.Cluster) string { return c.GetStatus().GetRestEndpoint() }},
@@ -81,6 +82,16 @@ var clusterFields = []column[*sdk.Cluster]{
 		return itoa(c.GetSpec().GetLimits().GetMaxConnectionAttemptRate())
 	}},
 	{"Created", func(c *sdk.Cluster) string { return timestamp(c.GetCreateTime()) }},
+}
+
+// brokersField is a DEDICATED cluster's broker count, with the count
+// running when a resize is under way; empty for SERVERLESS.
+func brokersField(c *sdk.Cluster) string {
+	asked, running := c.GetSpec().GetBrokers(), c.GetStatus().GetBrokers()
+	if asked == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d (%d running)", asked, running)
 }
 
 // limitFlags are the cluster limits settable on create and update.
@@ -128,6 +139,7 @@ shows on a terminal), unless --no-wait. A serverless cluster is ready in well
 under a second.`,
 		Example: `  affluent kafka cluster create orders
   affluent kafka cluster create analytics --plan STANDARD --ingress-byte-rate 10485760
+  affluent kafka cluster create payments --type DEDICATED --brokers 3
   CLUSTER=$(affluent kafka cluster create orders -o json | jq -r .id)`,
 		Args: exactArgs(1, "NAME"),
 		RunE: a.withSession(func(cmd *cobra.Command, s *session, args []string) error {
@@ -161,6 +173,7 @@ under a second.`,
 	create.Flags().StringVar(&spec.Cloud, "cloud", "", "LOCAL (default), AWS, GCP or AZURE")
 	create.Flags().StringVar(&spec.Region, "region", "", "region of the cloud (default local)")
 	create.Flags().StringVar(&spec.Plan, "plan", "", "BASIC (default), STANDARD or ENTERPRISE")
+	create.Flags().Int32Var(&spec.Brokers, "brokers", 0, "brokers of a DEDICATED cluster, 1 to 32 (required with --type DEDICATED)")
 	create.Flags().BoolVar(&noWait, "no-wait", false, "return at once, with the cluster PROVISIONING")
 	lim.add(create)
 
@@ -207,11 +220,16 @@ under a second.`,
 
 	var updSc scope
 	var newName, newPlan string
+	var newBrokers int32
+	var updNoWait bool
 	var updLim limitFlags
 	update := &cobra.Command{
-		Use:               "update ID",
-		Short:             "Rename a cluster, change its plan or its limits",
-		Example:           "  affluent kafka cluster update lkc-abc123 --name orders-eu --plan STANDARD",
+		Use:   "update ID",
+		Short: "Rename a cluster, change its plan or its limits, or resize a DEDICATED one",
+		Long: `Rename a cluster, change its plan or its limits, or give a DEDICATED cluster another
+number of brokers (--brokers): the cluster keeps serving while brokers are added or
+removed one at a time, and the command waits until the resize is done, unless --no-wait.`,
+		Example:           "  affluent kafka cluster update lkc-abc123 --name orders-eu --plan STANDARD\n  affluent kafka cluster update lkc-abc123 --brokers 3",
 		Args:              exactArgs(1, "ID"),
 		ValidArgsFunction: a.completeClusters,
 		RunE: a.withSession(func(cmd *cobra.Command, s *session, args []string) error {
@@ -219,17 +237,22 @@ under a second.`,
 			if err != nil {
 				return err
 			}
-			m := map[string]string{"name": "display_name", "plan": "spec.plan"}
+			m := map[string]string{"name": "display_name", "plan": "spec.plan", "brokers": "spec.brokers"}
 			for k, v := range limitPaths {
 				m[k] = v
 			}
 			paths := changed(cmd, m)
 			if len(paths) == 0 {
-				return usageError{errors.New("nothing to update: give --name, --plan or a limit")}
+				return usageError{errors.New("nothing to update: give --name, --plan, --brokers or a limit")}
 			}
-			cl := &sdk.Cluster{Id: id, DisplayName: newName, Spec: &sdk.ClusterSpec{Plan: newPlan, Limits: &updLim.limits}}
+			cl := &sdk.Cluster{Id: id, DisplayName: newName, Spec: &sdk.ClusterSpec{Plan: newPlan, Brokers: newBrokers, Limits: &updLim.limits}}
 			if cl, err = s.client.UpdateCluster(cmd.Context(), env, cl, paths...); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("brokers") && !updNoWait {
+				if cl, err = waitResize(cmd.Context(), a, s, env, cl); err != nil {
+					return err
+				}
 			}
 			return printOne(a.printer(cmd), cl, clusterFields)
 		}),
@@ -237,6 +260,8 @@ under a second.`,
 	updSc.addEnvFlag(a, update)
 	update.Flags().StringVar(&newName, "name", "", "new name")
 	update.Flags().StringVar(&newPlan, "plan", "", "BASIC, STANDARD or ENTERPRISE")
+	update.Flags().Int32Var(&newBrokers, "brokers", 0, "resize a DEDICATED cluster to this many brokers, 1 to 32")
+	update.Flags().BoolVar(&updNoWait, "no-wait", false, "with --brokers: return at once, while the resize runs")
 	updLim.add(update)
 
 	var delSc scope
@@ -359,4 +384,25 @@ func (a *cliApp) completeClusters(cmd *cobra.Command, args []string, _ string) (
 		out = append(out, cl.GetId()+"\t"+cl.GetDisplayName())
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// waitResize waits for the resize operation of cl to end, and records the
+// new bootstrap servers in the context when it knows the cluster.
+func waitResize(ctx context.Context, a *cliApp, s *session, env string, cl *sdk.Cluster) (*sdk.Cluster, error) {
+	bar := newProgress(a.stderr, fmt.Sprintf("resizing cluster %s to %d brokers", cl.GetId(), cl.GetSpec().GetBrokers()))
+	_, err := s.client.WaitOperation(ctx, cl.GetStatus().GetOperationId(), sdk.OnProgress(bar.update))
+	bar.done()
+	if err != nil {
+		return nil, err
+	}
+	if cl, err = s.client.GetCluster(ctx, env, cl.GetId()); err != nil {
+		return nil, err
+	}
+	if kc, ok := s.ctx.KafkaClusters[cl.GetId()]; ok && cl.GetStatus().GetBootstrapServers() != "" {
+		kc.BootstrapServers = cl.GetStatus().GetBootstrapServers()
+		if err := s.save(); err != nil {
+			return nil, err
+		}
+	}
+	return cl, nil
 }

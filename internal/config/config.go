@@ -43,6 +43,8 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// ControlPlane is how a broker reaches the control plane.
 	ControlPlane ControlPlane `yaml:"controlplane"`
+	// Dedicated is how the control plane runs DEDICATED clusters' brokers.
+	Dedicated Dedicated `yaml:"dedicated"`
 	// Roles this process serves; `affluent dev` serves all of them.
 	Roles string `yaml:"roles"`
 }
@@ -89,6 +91,10 @@ type Kafka struct {
 	// DATA_DIR/broker-id.json across restarts. Rack is reported to clients.
 	BrokerID int32  `yaml:"broker_id"`
 	Rack     string `yaml:"rack"`
+	// DedicatedCluster makes this broker one of a DEDICATED cluster's:
+	// it serves that cluster only. Empty: a broker of the shared fleet,
+	// serving the SERVERLESS clusters.
+	DedicatedCluster string `yaml:"dedicated_cluster"`
 }
 
 // ControlPlane is how brokers and the control plane find each other.
@@ -116,6 +122,10 @@ type Storage struct {
 	// ControlPlaneURL is the control plane's DB (organizations, clusters,
 	// IAM): sqlite:// or postgres://; empty means SQLite under DataDir.
 	ControlPlaneURL string `yaml:"controlplane_db"`
+	// MetadataShared says other broker processes write the metadata DB
+	// too, so a SQLite file is read again for their commits as a shared
+	// PostgreSQL DB is (the brokers of a local DEDICATED cluster).
+	MetadataShared bool `yaml:"metadata_db_shared"`
 
 	// The broker's read caches and compactor. Zero values mean the
 	// storage engine's defaults (dataplane/storage/tiered).
@@ -137,6 +147,50 @@ type Storage struct {
 	CompactionInterval time.Duration `yaml:"compaction_interval"`
 }
 
+// Dedicated provisioners: how DEDICATED clusters get brokers of their own.
+const (
+	// DedicatedLocal runs each cluster's brokers as `affluent server
+	// --roles broker` processes on this machine, under DATA_DIR/dedicated.
+	DedicatedLocal = "local"
+	// DedicatedKubernetes applies a StatefulSet, Service and ConfigMap per
+	// cluster with kubectl.
+	DedicatedKubernetes = "kubernetes"
+	// DedicatedNone refuses DEDICATED clusters (they FAIL).
+	DedicatedNone = "none"
+)
+
+// Dedicated configures the control plane's provisioner of DEDICATED
+// clusters.
+type Dedicated struct {
+	// Provisioner is local (default), kubernetes or none.
+	Provisioner string `yaml:"provisioner"`
+	// BrokerBinary is the affluent executable local brokers run (default:
+	// this process's own).
+	BrokerBinary string `yaml:"broker_binary"`
+	// Host is the address local brokers listen on and give clients
+	// (default 127.0.0.1: clients on this machine only).
+	Host string `yaml:"host"`
+	// Kubernetes is the kubernetes provisioner's.
+	Kubernetes DedicatedKubernetesConfig `yaml:"kubernetes"`
+}
+
+// DedicatedKubernetesConfig is where and how the kubernetes provisioner
+// runs brokers. In ObjectStore and MetadataDB, {cluster} stands for the
+// cluster id with '-' as '_' (lkc_…), so that each cluster has its own
+// bucket prefix and database.
+type DedicatedKubernetesConfig struct {
+	Namespace string `yaml:"namespace"`
+	Image     string `yaml:"image"`
+	// ControlPlaneAddr is the control plane's gRPC address as pods reach it.
+	ControlPlaneAddr string `yaml:"controlplane_addr"`
+	// BrokerSecret names the Secret whose key broker-secret brokers present.
+	BrokerSecret string `yaml:"broker_secret"`
+	ObjectStore  string `yaml:"object_store"`
+	MetadataDB   string `yaml:"metadata_db"`
+	// Kubectl is the kubectl executable (default: kubectl in PATH).
+	Kubectl string `yaml:"kubectl"`
+}
+
 // SetDefaults fills every field with the value `affluent dev` uses.
 func (c *Config) SetDefaults() {
 	c.Log = Log{Level: "info", Format: "text"}
@@ -144,6 +198,9 @@ func (c *Config) SetDefaults() {
 	c.GRPC = GRPC{Addr: "127.0.0.1:8090"}
 	c.Kafka = Kafka{Addr: "127.0.0.1:9092", BrokerID: -1}
 	c.Storage = Storage{DataDir: "./.affluent"}
+	c.Dedicated = Dedicated{Provisioner: DedicatedLocal, Host: "127.0.0.1", Kubernetes: DedicatedKubernetesConfig{
+		Namespace: "affluent-dedicated", Image: "ghcr.io/affluent-io/affluent:latest",
+		ControlPlaneAddr: "affluent-controlplane:8090", BrokerSecret: "affluent-broker-secret", Kubectl: "kubectl"}}
 	c.Roles = strings.Join(allRoles, ",")
 }
 
@@ -175,6 +232,19 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet, includeRoles bool) {
 	fs.Var(&c.Storage.LocalCacheSize, "local-cache-size", "size bound of --local-cache-dir, e.g. 10GiB (default 1GiB)")
 	fs.Var(&c.Storage.MemoryCacheSize, "memory-cache-size", "size bound of the broker's memory cache of recent data, e.g. 512MiB (default 256MiB)")
 	fs.DurationVar(&c.Storage.CompactionInterval, "compaction-interval", c.Storage.CompactionInterval, "pause between storage compaction passes (default 30s; negative: this broker does not compact)")
+	fs.StringVar(&c.Kafka.DedicatedCluster, "dedicated-cluster", c.Kafka.DedicatedCluster, "serve only this DEDICATED cluster (lkc-…); default: a shared-fleet broker serving SERVERLESS clusters")
+	fs.BoolVar(&c.Storage.MetadataShared, "metadata-db-shared", c.Storage.MetadataShared, "other broker processes write the SQLite metadata DB too; read their commits")
+	d := &c.Dedicated
+	fs.StringVar(&d.Provisioner, "dedicated-provisioner", d.Provisioner, "how DEDICATED clusters get brokers: local (processes on this machine), kubernetes, or none")
+	fs.StringVar(&d.BrokerBinary, "dedicated-broker-binary", d.BrokerBinary, "affluent executable of local dedicated brokers (default: this one)")
+	fs.StringVar(&d.Host, "dedicated-host", d.Host, "address local dedicated brokers listen on and give clients")
+	fs.StringVar(&d.Kubernetes.Namespace, "dedicated-k8s-namespace", d.Kubernetes.Namespace, "namespace of dedicated clusters' brokers (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.Image, "dedicated-k8s-image", d.Kubernetes.Image, "image of dedicated clusters' brokers (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.ControlPlaneAddr, "dedicated-k8s-controlplane-addr", d.Kubernetes.ControlPlaneAddr, "control plane gRPC address as broker pods reach it (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.BrokerSecret, "dedicated-k8s-broker-secret", d.Kubernetes.BrokerSecret, "Secret holding key broker-secret for dedicated brokers (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.ObjectStore, "dedicated-k8s-object-store", d.Kubernetes.ObjectStore, "object store URL of dedicated clusters, {cluster} replaced (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.MetadataDB, "dedicated-k8s-metadata-db", d.Kubernetes.MetadataDB, "metadata DB URL of dedicated clusters, {cluster} replaced (kubernetes provisioner)")
+	fs.StringVar(&d.Kubernetes.Kubectl, "dedicated-k8s-kubectl", d.Kubernetes.Kubectl, "kubectl executable (kubernetes provisioner)")
 	if includeRoles {
 		fs.StringVar(&c.Roles, "roles", c.Roles, "comma-separated roles: controlplane, gateway, broker")
 	}
@@ -299,6 +369,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.LocalCacheSize > 0 && c.Storage.LocalCacheDir == "" {
 		errs = append(errs, fmt.Errorf("local cache size %v: set a local cache dir too", c.Storage.LocalCacheSize))
+	}
+	switch c.Dedicated.Provisioner {
+	case DedicatedLocal:
+		if ip := net.ParseIP(c.Dedicated.Host); c.Dedicated.Host == "" || ip != nil && ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("dedicated host %q: want an address clients can reach", c.Dedicated.Host))
+		}
+	case DedicatedNone:
+	case DedicatedKubernetes:
+		k := c.Dedicated.Kubernetes
+		for _, f := range []struct{ name, v string }{{"namespace", k.Namespace}, {"image", k.Image},
+			{"controlplane addr", k.ControlPlaneAddr}, {"broker secret", k.BrokerSecret},
+			{"object store", k.ObjectStore}, {"metadata db", k.MetadataDB}, {"kubectl", k.Kubectl}} {
+			if f.v == "" {
+				errs = append(errs, fmt.Errorf("dedicated kubernetes %s: must be set with the kubernetes provisioner", f.name))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("dedicated provisioner %q: want local, kubernetes or none", c.Dedicated.Provisioner))
+	}
+	if c.Kafka.DedicatedCluster != "" && !strings.HasPrefix(c.Kafka.DedicatedCluster, "lkc-") {
+		errs = append(errs, fmt.Errorf("dedicated cluster %q: want a cluster id, lkc-…", c.Kafka.DedicatedCluster))
 	}
 	roles, err := ParseRoles(c.Roles)
 	if err != nil {

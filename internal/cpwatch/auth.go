@@ -145,9 +145,35 @@ func principalFrom(id kafkaauth.Identity) broker.Principal {
 // invalid wraps a refusal for the broker.
 func invalid(err error) error { return fmt.Errorf("%w: %v", broker.ErrInvalidCredentials, err) }
 
+// serves refuses a principal of a cluster this broker does not serve: a
+// dedicated cluster's brokers serve it alone, the shared fleet's serve
+// every cluster but the DEDICATED ones. A cluster the snapshot does not
+// know yet (just created, vouched for by the control plane) is served by
+// the shared fleet.
+func (c *Client) serves(p broker.Principal) (broker.Principal, error) {
+	if own := c.opts.DedicatedCluster; own != "" {
+		if p.Cluster != own {
+			return broker.Principal{}, invalid(fmt.Errorf("this broker serves cluster %s only, not %s", own, p.Cluster))
+		}
+		return p, nil
+	}
+	if x := c.current.Load(); x != nil && x.clusters[p.Cluster].Type == resource.ClusterDedicated {
+		return broker.Principal{}, invalid(fmt.Errorf("cluster %s is DEDICATED: connect to its own bootstrap servers", p.Cluster))
+	}
+	return p, nil
+}
+
 // AuthenticatePlain checks a Kafka API key and secret, or the control
 // plane's internal credential.
 func (c *Client) AuthenticatePlain(ctx context.Context, user, pass string) (broker.Principal, error) {
+	p, err := c.authenticatePlain(ctx, user, pass)
+	if err != nil {
+		return p, err
+	}
+	return c.serves(p)
+}
+
+func (c *Client) authenticatePlain(ctx context.Context, user, pass string) (broker.Principal, error) {
 	if cluster, ok := strings.CutPrefix(user, InternalUserPrefix); ok {
 		return c.authenticateInternal(cluster, pass)
 	}
@@ -195,6 +221,15 @@ func (c *Client) authenticateInternal(cluster, pass string) (broker.Principal, e
 
 // AuthenticateToken implements broker.TokenAuthenticator.
 func (c *Client) AuthenticateToken(ctx context.Context, token string, ext map[string]string) (broker.Principal, time.Time, error) {
+	p, exp, err := c.authenticateToken(ctx, token, ext)
+	if err != nil {
+		return p, exp, err
+	}
+	p, err = c.serves(p)
+	return p, exp, err
+}
+
+func (c *Client) authenticateToken(ctx context.Context, token string, ext map[string]string) (broker.Principal, time.Time, error) {
 	cluster := ext[sasl.ExtensionLogicalCluster]
 	id, err := c.rules.VerifyToken(ctx, token, cluster)
 	if err == nil {
@@ -224,6 +259,14 @@ func (c *Client) AuthenticateToken(ctx context.Context, token string, ext map[st
 
 // AuthenticateCertificate implements broker.CertificateAuthenticator.
 func (c *Client) AuthenticateCertificate(ctx context.Context, chain []*x509.Certificate) (broker.Principal, error) {
+	p, err := c.authenticateCertificate(ctx, chain)
+	if err != nil {
+		return p, err
+	}
+	return c.serves(p)
+}
+
+func (c *Client) authenticateCertificate(ctx context.Context, chain []*x509.Certificate) (broker.Principal, error) {
 	id, err := c.rules.AuthenticateCertificate(ctx, chain)
 	if err == nil {
 		return principalFrom(id), nil

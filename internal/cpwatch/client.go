@@ -51,6 +51,11 @@ type Options struct {
 	SnapshotPath string
 	// BrokerID names this broker in the control plane's logs.
 	BrokerID string
+	// DedicatedCluster, when set, is the one DEDICATED cluster this broker
+	// serves; without it the broker is of the shared fleet and serves the
+	// SERVERLESS clusters. Connections of any other cluster fail
+	// authentication.
+	DedicatedCluster string
 	// MinBackoff and MaxBackoff bound the wait between reconnections
 	// (defaults 100ms and 5s).
 	MinBackoff, MaxBackoff time.Duration

@@ -376,3 +376,51 @@ func TestWatchNeedsTheBrokerSecret(t *testing.T) {
 		t.Errorf("no secret configured: got %v, want Unauthenticated", err)
 	}
 }
+
+// TestBrokerServesItsClusters: a broker of the shared fleet refuses the
+// credentials of a DEDICATED cluster, a dedicated cluster's broker those
+// of every other cluster, the internal credential included.
+func TestBrokerServesItsClusters(t *testing.T) {
+	serverless, dedicated := newTenant(1), newTenant(1)
+	snap := serverless.snap
+	snap.InternalCredentialHash = credential.Hash("internal-secret", cheap)
+	snap.Clusters = append(snap.Clusters, &bpb.Cluster{Id: "lkc-d", OrgId: "org", EnvironmentId: "env-a",
+		Phase: resource.PhaseRunning, Type: resource.ClusterDedicated})
+	snap.ApiKeys = append(snap.ApiKeys, &bpb.ApiKey{Id: dedicated.key, OrgId: "org", Owner: "sa-d", Resource: "lkc-d",
+		SecretHash: credential.Hash(dedicated.secret, cheap)})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		own                 string
+		serverlessOK, dedOK bool
+	}{
+		{"", true, false},
+		{"lkc-d", false, true},
+		{"lkc-other", false, false},
+	} {
+		c, err := New(Options{Addr: "127.0.0.1:1", DedicatedCluster: tc.own, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.apply(snap, true) {
+			t.Fatal("snapshot not applied")
+		}
+		for _, try := range []struct {
+			what, user, pass string
+			ok               bool
+		}{
+			{"serverless key", serverless.key, serverless.secret, tc.serverlessOK},
+			{"dedicated key", dedicated.key, dedicated.secret, tc.dedOK},
+			{"internal credential for lkc-a", InternalUserPrefix + "lkc-a", "internal-secret", tc.serverlessOK},
+			{"internal credential for lkc-d", InternalUserPrefix + "lkc-d", "internal-secret", tc.dedOK},
+		} {
+			_, err := c.AuthenticatePlain(ctx, try.user, try.pass)
+			if try.ok && err != nil {
+				t.Errorf("broker of %q: %s refused: %v", tc.own, try.what, err)
+			}
+			if !try.ok && !errors.Is(err, broker.ErrInvalidCredentials) {
+				t.Errorf("broker of %q: %s: %v, want refused as invalid credentials", tc.own, try.what, err)
+			}
+		}
+		c.Close()
+	}
+}

@@ -54,7 +54,7 @@ func newIndex(snap *bpb.BrokerSnapshot, log *slog.Logger) *index {
 	providerIDs := map[string]bool{}
 	for _, c := range snap.GetClusters() {
 		x.clusters[c.GetId()] = resource.Cluster{Meta: resource.Meta{ID: c.GetId(), OrgID: c.GetOrgId()},
-			EnvironmentID: c.GetEnvironmentId(), Phase: c.GetPhase()}
+			EnvironmentID: c.GetEnvironmentId(), Phase: c.GetPhase(), Type: c.GetType()}
 		l := c.GetLimits()
 		x.limits[c.GetId()] = broker.ClusterLimits{IngressByteRate: l.GetIngressByteRate(), EgressByteRate: l.GetEgressByteRate(),
 			MaxPartitions: l.GetMaxPartitions(), MaxStorageBytes: l.GetMaxStorageBytes(), MaxConnections: l.GetMaxConnections(),

@@ -119,3 +119,42 @@ func TestTwoBrokersShareOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSQLiteFile: stores sharing one SQLite file (the brokers of a
+// local dedicated cluster, each its own process) see each other's commits
+// when SharedMetadata says the file is shared, and not without it.
+func TestSharedSQLiteFile(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			ctx := context.Background()
+			cfg := testConfig(t, t.TempDir())
+			cfg.SharedMetadata = shared
+			a, b := openStore(t, cfg), openStore(t, cfg)
+			createTopic(t, a, "c", "t", 1)
+			tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
+			mustAppend(t, a, tp, makeBatch(t, batchSpec{records: 2, tag: "a1"}))
+			if _, end, err := a.Offsets(ctx, tp); err != nil || end != 2 {
+				t.Fatalf("a's offsets: end %d, %v; want 2", end, err)
+			}
+			mustAppend(t, b, tp, makeBatch(t, batchSpec{records: 3, tag: "b1"}))
+			// b's commit reaches a within the poll interval when shared.
+			time.Sleep(2 * sharedPollInterval)
+			_, end, err := a.Offsets(ctx, tp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shared {
+				got := valuesOf(readRecords(t, a, tp, 0))
+				if end != 5 || len(got) != 5 || got[4] != "b1#2#" {
+					t.Fatalf("a sees end %d and records %v; want b's three after its own two", end, got)
+				}
+				return
+			}
+			// Without it, a keeps the view of a single writer: b's
+			// records are past the end it knows.
+			if end != 2 {
+				t.Fatalf("unshared: a sees end %d; want its own 2 (this test shows why the flag exists)", end)
+			}
+		})
+	}
+}

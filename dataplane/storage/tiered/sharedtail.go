@@ -19,8 +19,9 @@ import (
 // the partitions that fetches wait on (Watch) are polled every
 // sharedPollInterval, waking the fetch when their high watermark moved. A
 // long poll on one broker so wakes within about that interval of a commit
-// on another. With SQLite, one process writes, and its commits wake its
-// own fetches at once.
+// on another. A SQLite file is shared the same way when several broker
+// processes on one machine write it (Config.SharedMetadata); otherwise one
+// process writes, and its commits wake its own fetches at once.
 
 // sharedPollInterval is how often waited-on partitions are polled, and how
 // old a partition view may be before Offsets reads the DB.
@@ -31,7 +32,7 @@ const pollBatch = 500
 
 // shared reports whether other brokers may write the partitions of this
 // store's metadata DB.
-func (s *Store) shared() bool { return s.db.dialect.name == "postgres" }
+func (s *Store) shared() bool { return s.db.dialect.name == "postgres" || s.cfg.SharedMetadata }
 
 // refresh moves the view to the DB's values, read at time at. Caller holds
 // ps.mu. It reports whether the high watermark advanced.

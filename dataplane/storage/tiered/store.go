@@ -122,6 +122,11 @@ type Config struct {
 	// MetadataURL is sqlite:///abs/path/meta.db, a plain file path, or
 	// postgres://user@host/db?… (brokers sharing it share the data).
 	MetadataURL string
+	// SharedMetadata says other processes write a SQLite metadata DB too
+	// (several brokers on one machine sharing one file): this store then
+	// reads their commits as it does a shared PostgreSQL DB's. A
+	// PostgreSQL DB is always taken as shared.
+	SharedMetadata bool
 	// Linger is how long the first batch of a flush waits for company.
 	Linger time.Duration
 	// MaxBufferBytes flushes early when this many bytes are buffered; it

@@ -172,6 +172,19 @@ expect_fail 1 'authentication failed' af --context ci environment list
 af context delete ci >/dev/null
 expect_fail 2 'no context "ci"' af --context ci environment list
 
+step "dedicated cluster: brokers of its own, resized"
+expect_fail 2 'needs 1 to 32 brokers' af kafka cluster create cli-ded --type DEDICATED
+af kafka cluster create cli-ded --type DEDICATED --brokers 1 -o json >"$WORK/ded.json"
+jq -e '.status.phase == "RUNNING" and .spec.brokers == 1 and .status.brokers == 1' "$WORK/ded.json" >/dev/null
+DED=$(jq -r .id "$WORK/ded.json")
+[ "$(jq -r .status.bootstrap_servers "$WORK/ded.json")" != "$(jq -r .bootstrap_servers "$CREDS")" ] || fail "dedicated cluster on the shared broker"
+af kafka cluster update "$DED" --brokers 2 -o json \
+  | jq -e '.spec.brokers == 2 and .status.brokers == 2 and (.status.bootstrap_servers | split(",") | length) == 2' >/dev/null
+matches '^Brokers  *2 \(2 running\)$' af kafka cluster describe "$DED"
+expect_fail 2 'must be unset for a SERVERLESS cluster' af kafka cluster update "$CLUSTER" --brokers 2
+af kafka cluster delete "$DED" >/dev/null
+af kafka cluster list -o json | jq -e --arg c "$DED" 'all(.[]; .id != $c)' >/dev/null
+
 step "delete everything"
 af kafka group delete cli-group
 expect_fail 1 'consumer group "cli-group" not found' af kafka group describe cli-group

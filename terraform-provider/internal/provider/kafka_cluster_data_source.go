@@ -18,6 +18,7 @@ type kafkaClusterDataModel struct {
 	Cloud            types.String `tfsdk:"cloud"`
 	Region           types.String `tfsdk:"region"`
 	Plan             types.String `tfsdk:"plan"`
+	Brokers          types.Int64  `tfsdk:"brokers"`
 	Phase            types.String `tfsdk:"phase"`
 	BootstrapServers types.String `tfsdk:"bootstrap_servers"`
 	RestEndpoint     types.String `tfsdk:"rest_endpoint"`
@@ -36,7 +37,7 @@ func newKafkaClusterDataSource() datasource.DataSource {
 			r.fill(cl)
 			*m = kafkaClusterDataModel{
 				ID: r.ID, EnvironmentID: r.EnvironmentID, DisplayName: r.DisplayName, Type: r.Type, Cloud: r.Cloud,
-				Region: r.Region, Plan: r.Plan, Phase: r.Phase, BootstrapServers: r.BootstrapServers,
+				Region: r.Region, Plan: r.Plan, Brokers: r.Brokers, Phase: r.Phase, BootstrapServers: r.BootstrapServers,
 				RestEndpoint: r.RestEndpoint, CreateTime: r.CreateTime,
 			}
 			return nil

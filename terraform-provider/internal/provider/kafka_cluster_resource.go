@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -22,6 +23,7 @@ var (
 	_ resource.Resource                = (*kafkaClusterResource)(nil)
 	_ resource.ResourceWithConfigure   = (*kafkaClusterResource)(nil)
 	_ resource.ResourceWithImportState = (*kafkaClusterResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*kafkaClusterResource)(nil)
 )
 
 // defaultClusterCreateTimeout bounds the wait for RUNNING unless the
@@ -40,6 +42,7 @@ type kafkaClusterModel struct {
 	Cloud            types.String   `tfsdk:"cloud"`
 	Region           types.String   `tfsdk:"region"`
 	Plan             types.String   `tfsdk:"plan"`
+	Brokers          types.Int64    `tfsdk:"brokers"`
 	Phase            types.String   `tfsdk:"phase"`
 	BootstrapServers types.String   `tfsdk:"bootstrap_servers"`
 	RestEndpoint     types.String   `tfsdk:"rest_endpoint"`
@@ -94,13 +97,18 @@ func (r *kafkaClusterResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 				Validators:    []validator.String{stringvalidator.OneOf("BASIC", "STANDARD", "ENTERPRISE")},
 			},
+			"brokers": schema.Int64Attribute{
+				Optional: true, Description: "Brokers of a DEDICATED cluster, 1 to 32: required for DEDICATED, unset for SERVERLESS. " +
+					"Updatable: a change resizes the cluster one broker at a time while it serves, and waits until it is done (see `timeouts`).",
+				Validators: []validator.Int64{int64validator.Between(1, 32)},
+			},
 			"phase":             schema.StringAttribute{Computed: true, Description: "PROVISIONING, RUNNING, FAILED or DELETING.", PlanModifiers: computedID},
 			"bootstrap_servers": schema.StringAttribute{Computed: true, Description: "host:port list for Kafka clients.", PlanModifiers: computedID},
 			"rest_endpoint":     schema.StringAttribute{Computed: true, Description: "Base URL of the cluster's REST API.", PlanModifiers: computedID},
 			"create_time":       schema.StringAttribute{Computed: true, Description: "When the cluster was created (RFC 3339).", PlanModifiers: computedID},
 		},
 		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true}),
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }
@@ -113,6 +121,10 @@ func (m *kafkaClusterModel) fill(cl *sdk.Cluster) {
 	m.Cloud = types.StringValue(cl.GetSpec().GetCloud())
 	m.Region = types.StringValue(cl.GetSpec().GetRegion())
 	m.Plan = types.StringValue(cl.GetSpec().GetPlan())
+	m.Brokers = types.Int64Null()
+	if n := cl.GetSpec().GetBrokers(); n != 0 {
+		m.Brokers = types.Int64Value(int64(n))
+	}
 	m.Phase = types.StringValue(cl.GetStatus().GetPhase())
 	m.BootstrapServers = types.StringValue(cl.GetStatus().GetBootstrapServers())
 	m.RestEndpoint = types.StringValue(cl.GetStatus().GetRestEndpoint())
@@ -136,6 +148,7 @@ func (r *kafkaClusterResource) Create(ctx context.Context, req resource.CreateRe
 		Spec: &sdk.ClusterSpec{
 			Type: plan.Type.ValueString(), Cloud: plan.Cloud.ValueString(),
 			Region: plan.Region.ValueString(), Plan: plan.Plan.ValueString(),
+			Brokers: int32(plan.Brokers.ValueInt64()),
 		},
 	})
 	if err != nil {
@@ -189,15 +202,53 @@ func (r *kafkaClusterResource) Update(ctx context.Context, req resource.UpdateRe
 		spec.Plan = plan.Plan.ValueString()
 		paths = append(paths, "spec.plan")
 	}
-	cl, err := r.client.UpdateCluster(ctx, state.EnvironmentID.ValueString(), &sdk.Cluster{
-		Id: state.ID.ValueString(), DisplayName: plan.DisplayName.ValueString(), Spec: spec,
+	resize := !plan.Brokers.Equal(state.Brokers)
+	if resize {
+		spec.Brokers = int32(plan.Brokers.ValueInt64())
+		paths = append(paths, "spec.brokers")
+	}
+	env, id := state.EnvironmentID.ValueString(), state.ID.ValueString()
+	cl, err := r.client.UpdateCluster(ctx, env, &sdk.Cluster{
+		Id: id, DisplayName: plan.DisplayName.ValueString(), Spec: spec,
 	}, paths...)
 	if err != nil {
-		apiError(&resp.Diagnostics, "update Kafka cluster "+state.ID.ValueString(), err)
+		apiError(&resp.Diagnostics, "update Kafka cluster "+id, err)
 		return
+	}
+	if resize {
+		timeout, diags := plan.Timeouts.Update(ctx, defaultClusterCreateTimeout)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if _, err := r.client.WaitOperation(waitCtx, cl.GetStatus().GetOperationId()); err != nil {
+			apiError(&resp.Diagnostics, fmt.Sprintf("wait for Kafka cluster %s to have %d brokers (timeout %s)", id, spec.Brokers, timeout), err)
+			return
+		}
+		if cl, err = r.client.GetCluster(ctx, env, id); err != nil {
+			apiError(&resp.Diagnostics, "read Kafka cluster "+id, err)
+			return
+		}
 	}
 	plan.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ModifyPlan leaves the bootstrap servers unknown when a resize changes
+// the brokers they list.
+func (r *kafkaClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, state kafkaClusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || plan.Brokers.Equal(state.Brokers) {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("bootstrap_servers"), types.StringUnknown())...)
 }
 
 func (r *kafkaClusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

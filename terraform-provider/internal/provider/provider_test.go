@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,6 +64,12 @@ func runAcceptance(m *testing.M) int {
 	var cfg config.Config
 	cfg.SetDefaults()
 	cfg.Storage.DataDir = dir
+	// Dedicated clusters' brokers are processes of the affluent binary.
+	cfg.Dedicated.BrokerBinary = filepath.Join(dir, "affluent")
+	if out, err := exec.Command("go", "build", "-o", cfg.Dedicated.BrokerBinary, "github.com/affluent-io/affluent/cmd/affluent").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build affluent: %v\n%s", err, out)
+		return 1
+	}
 	listen := func() net.Listener {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -144,7 +144,12 @@ type ClusterSpec struct {
 	Plan string `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
 	// Limits of the cluster. Zero fields take the plan's value; a field may
 	// not exceed the plan's value.
-	Limits        *ClusterLimits `protobuf:"bytes,5,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *ClusterLimits `protobuf:"bytes,5,opt,name=limits,proto3" json:"limits,omitempty"`
+	// The number of brokers of a DEDICATED cluster, 1 to 32: required for
+	// DEDICATED, 0 (unset) for SERVERLESS, whose brokers are the shared
+	// fleet's. Updatable: changing it resizes the cluster one broker at a
+	// time while it keeps serving (status.brokers follows).
+	Brokers       int32 `protobuf:"varint,6,opt,name=brokers,proto3" json:"brokers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +217,13 @@ func (x *ClusterSpec) GetLimits() *ClusterLimits {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *ClusterSpec) GetBrokers() int32 {
+	if x != nil {
+		return x.Brokers
+	}
+	return 0
 }
 
 // ClusterLimits are the per-cluster quotas brokers enforce.
@@ -335,7 +347,10 @@ type ClusterStatus struct {
 	// The operation that drives the cluster to its current goal, `op-…`.
 	OperationId string `protobuf:"bytes,4,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
 	// Why the cluster FAILED, empty otherwise.
-	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// The brokers a DEDICATED cluster runs now; differs from spec.brokers
+	// while a resize is under way. 0 for SERVERLESS.
+	Brokers       int32 `protobuf:"varint,6,opt,name=brokers,proto3" json:"brokers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -403,6 +418,13 @@ func (x *ClusterStatus) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *ClusterStatus) GetBrokers() int32 {
+	if x != nil {
+		return x.Brokers
+	}
+	return 0
 }
 
 type CreateClusterRequest struct {
@@ -731,7 +753,8 @@ type UpdateClusterRequest struct {
 	Environment string                 `protobuf:"bytes,1,opt,name=environment,proto3" json:"environment,omitempty"`
 	Id          string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	Cluster     *Cluster               `protobuf:"bytes,3,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	// Updatable: display_name, spec.plan, spec.limits (or its fields).
+	// Updatable: display_name, spec.plan, spec.limits (or its fields) and,
+	// for a DEDICATED cluster, spec.brokers (a resize).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1201,13 +1224,14 @@ const file_affluent_v1_cluster_proto_rawDesc = "" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12 \n" +
 	"\venvironment\x18\x06 \x01(\tR\venvironment\x12,\n" +
 	"\x04spec\x18\a \x01(\v2\x18.affluent.v1.ClusterSpecR\x04spec\x122\n" +
-	"\x06status\x18\b \x01(\v2\x1a.affluent.v1.ClusterStatusR\x06status\"\x97\x01\n" +
+	"\x06status\x18\b \x01(\v2\x1a.affluent.v1.ClusterStatusR\x06status\"\xb1\x01\n" +
 	"\vClusterSpec\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05cloud\x18\x02 \x01(\tR\x05cloud\x12\x16\n" +
 	"\x06region\x18\x03 \x01(\tR\x06region\x12\x12\n" +
 	"\x04plan\x18\x04 \x01(\tR\x04plan\x122\n" +
-	"\x06limits\x18\x05 \x01(\v2\x1a.affluent.v1.ClusterLimitsR\x06limits\"\xf6\x02\n" +
+	"\x06limits\x18\x05 \x01(\v2\x1a.affluent.v1.ClusterLimitsR\x06limits\x12\x18\n" +
+	"\abrokers\x18\x06 \x01(\x05R\abrokers\"\xf6\x02\n" +
 	"\rClusterLimits\x12*\n" +
 	"\x11ingress_byte_rate\x18\x01 \x01(\x03R\x0fingressByteRate\x12(\n" +
 	"\x10egress_byte_rate\x18\x02 \x01(\x03R\x0eegressByteRate\x12%\n" +
@@ -1216,13 +1240,14 @@ const file_affluent_v1_cluster_proto_rawDesc = "" +
 	"\x0fmax_connections\x18\x05 \x01(\x05R\x0emaxConnections\x12*\n" +
 	"\x11max_message_bytes\x18\x06 \x01(\x05R\x0fmaxMessageBytes\x12(\n" +
 	"\x10max_request_rate\x18\a \x01(\x05R\x0emaxRequestRate\x12=\n" +
-	"\x1bmax_connection_attempt_rate\x18\b \x01(\x05R\x18maxConnectionAttemptRate\"\xb4\x01\n" +
+	"\x1bmax_connection_attempt_rate\x18\b \x01(\x05R\x18maxConnectionAttemptRate\"\xce\x01\n" +
 	"\rClusterStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12+\n" +
 	"\x11bootstrap_servers\x18\x02 \x01(\tR\x10bootstrapServers\x12#\n" +
 	"\rrest_endpoint\x18\x03 \x01(\tR\frestEndpoint\x12!\n" +
 	"\foperation_id\x18\x04 \x01(\tR\voperationId\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\x87\x01\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x18\n" +
+	"\abrokers\x18\x06 \x01(\x05R\abrokers\"\x87\x01\n" +
 	"\x14CreateClusterRequest\x12 \n" +
 	"\venvironment\x18\x01 \x01(\tR\venvironment\x12.\n" +
 	"\acluster\x18\x02 \x01(\v2\x14.affluent.v1.ClusterR\acluster\x12\x1d\n" +

@@ -271,8 +271,11 @@ type Cluster struct {
 	EnvironmentId string                 `protobuf:"bytes,3,opt,name=environment_id,json=environmentId,proto3" json:"environment_id,omitempty"`
 	Phase         string                 `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
 	// The CRN of the cluster's Kafka resources, as role bindings name them.
-	KafkaCrn      string         `protobuf:"bytes,5,opt,name=kafka_crn,json=kafkaCrn,proto3" json:"kafka_crn,omitempty"`
-	Limits        *ClusterLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	KafkaCrn string         `protobuf:"bytes,5,opt,name=kafka_crn,json=kafkaCrn,proto3" json:"kafka_crn,omitempty"`
+	Limits   *ClusterLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
+	// SERVERLESS or DEDICATED: brokers of the shared fleet serve only
+	// SERVERLESS clusters, a dedicated cluster's brokers only their own.
+	Type          string `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +350,13 @@ func (x *Cluster) GetLimits() *ClusterLimits {
 		return x.Limits
 	}
 	return nil
+}
+
+func (x *Cluster) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
 }
 
 // ClusterLimits are what brokers enforce per cluster; 0 is unlimited.
@@ -1861,14 +1871,15 @@ const file_affluent_brokerconfig_v1_broker_config_proto_rawDesc = "" +
 	"\x11certificate_pools\x18\n" +
 	" \x03(\v2).affluent.brokerconfig.v1.CertificatePoolR\x10certificatePools\x128\n" +
 	"\x18internal_credential_hash\x18\v \x01(\tR\x16internalCredentialHash\x12%\n" +
-	"\x0estore_sequence\x18\f \x01(\x04R\rstoreSequence\"\xcb\x01\n" +
+	"\x0estore_sequence\x18\f \x01(\x04R\rstoreSequence\"\xdf\x01\n" +
 	"\aCluster\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06org_id\x18\x02 \x01(\tR\x05orgId\x12%\n" +
 	"\x0eenvironment_id\x18\x03 \x01(\tR\renvironmentId\x12\x14\n" +
 	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x1b\n" +
 	"\tkafka_crn\x18\x05 \x01(\tR\bkafkaCrn\x12?\n" +
-	"\x06limits\x18\x06 \x01(\v2'.affluent.brokerconfig.v1.ClusterLimitsR\x06limits\"\xf6\x02\n" +
+	"\x06limits\x18\x06 \x01(\v2'.affluent.brokerconfig.v1.ClusterLimitsR\x06limits\x12\x12\n" +
+	"\x04type\x18\a \x01(\tR\x04type\"\xf6\x02\n" +
 	"\rClusterLimits\x12*\n" +
 	"\x11ingress_byte_rate\x18\x01 \x01(\x03R\x0fingressByteRate\x12(\n" +
 	"\x10egress_byte_rate\x18\x02 \x01(\x03R\x0eegressByteRate\x12%\n" +
