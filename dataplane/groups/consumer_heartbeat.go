@@ -137,7 +137,7 @@ func checkConsumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, client Clie
 		return hb, invalid, "TopicPartitions must be empty when (re-)joining."
 	case req.MemberEpoch == joinEpoch && req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil:
 		return hb, invalid, "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
-	case req.SubscribedTopicNames != nil && len(req.SubscribedTopicNames) > 0 && derefString(req.SubscribedTopicRegex) != "":
+	case len(req.SubscribedTopicNames) > 0 && derefString(req.SubscribedTopicRegex) != "":
 		return hb, invalid, "SubscribedTopicNames and SubscribedTopicRegex can't be used together."
 	}
 	if req.RebalanceTimeoutMillis > 0 {

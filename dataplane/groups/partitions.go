@@ -49,17 +49,6 @@ func (s partitionSet) minus(other partitionSet) partitionSet {
 	return out
 }
 
-// intersect returns the partitions in both s and other.
-func (s partitionSet) intersect(other partitionSet) partitionSet {
-	out := partitionSet{}
-	for p := range s {
-		if other.has(p) {
-			out[p] = struct{}{}
-		}
-	}
-	return out
-}
-
 func (s partitionSet) intersects(other partitionSet) bool {
 	for p := range s {
 		if other.has(p) {
