@@ -15,7 +15,8 @@ import (
 
 // CPUGroup is a control group with a CPU quota: the processes moved into
 // it share that many cores' worth of CPU time, as if they ran on a machine
-// of their own that size. It is cgroup v2's cpu.max when the unified
+// of their own that size. A quota is a ceiling only; Prioritize makes it
+// more nearly a guarantee on a machine other processes keep busy. It is cgroup v2's cpu.max when the unified
 // hierarchy has the cpu controller, else cgroup v1's cpu controller
 // (cpu.cfs_quota_us). Creating one takes root (or a delegated hierarchy).
 type CPUGroup struct {
@@ -123,8 +124,9 @@ func cpuQuota(cores float64) int64 {
 // of cores, in the unified hierarchy if it has the cpu controller, else in
 // cgroup v1's cpu hierarchy. The error says why groups cannot be made
 // here (not root, no cpu controller…).
+// Cores 0 is no quota: a group only to Prioritize.
 func NewCPUGroup(name string, cores float64) (*CPUGroup, error) {
-	if cores <= 0 {
+	if cores < 0 {
 		return nil, fmt.Errorf("cpu group %s: quota %v cores", name, cores)
 	}
 	if name == "" || strings.ContainsRune(name, '/') {
@@ -160,9 +162,11 @@ func newCPUGroup(h cpuHierarchy, name string, cores float64) (*CPUGroup, error) 
 	quota := cpuQuota(cores)
 	period := int64(cgroupPeriod / time.Microsecond)
 	var err error
-	if h.v2 {
+	switch {
+	case cores == 0:
+	case h.v2:
 		err = g.write("cpu.max", fmt.Sprintf("%d %d", quota, period))
-	} else {
+	default:
 		if err = g.write("cpu.cfs_period_us", strconv.FormatInt(period, 10)); err == nil {
 			err = g.write("cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
 		}
@@ -172,6 +176,22 @@ func newCPUGroup(h cpuHierarchy, name string, cores float64) (*CPUGroup, error) 
 		return nil, fmt.Errorf("set the quota of cpu group %s: %w", g.Path, err)
 	}
 	return g, nil
+}
+
+// Prioritize gives the group factor times the default CPU weight (v2's
+// cpu.weight, v1's cpu.shares): under contention its processes together
+// get factor times the CPU of a process outside any group.
+func (g *CPUGroup) Prioritize(factor int) error {
+	var err error
+	if g.v2 {
+		err = g.write("cpu.weight", strconv.Itoa(min(10000, 100*factor)))
+	} else {
+		err = g.write("cpu.shares", strconv.Itoa(1024*factor))
+	}
+	if err != nil {
+		return fmt.Errorf("cpu weight of %s: %w", g.Path, err)
+	}
+	return nil
 }
 
 // V2 says whether the group is cgroup v2's.
@@ -272,4 +292,10 @@ func (g *CPUGroup) Remove() error {
 
 // GOMAXPROCS is the GOMAXPROCS for a Go process in the group: its quota,
 // rounded up.
-func (g *CPUGroup) GOMAXPROCS() int { return max(1, int(math.Ceil(g.Cores))) }
+// Without a quota it is 0: the runtime's own choice.
+func (g *CPUGroup) GOMAXPROCS() int {
+	if g.Cores == 0 {
+		return 0
+	}
+	return max(1, int(math.Ceil(g.Cores)))
+}

@@ -96,11 +96,14 @@ func TestCPUGroupFiles(t *testing.T) {
 			if err := g.Add(4242); err != nil {
 				t.Fatal(err)
 			}
+			if err := g.Prioritize(8); err != nil {
+				t.Fatal(err)
+			}
 			want := map[string]string{"cgroup.procs": "4242"}
 			if v2 {
-				want["cpu.max"] = "35000 100000"
+				want["cpu.max"], want["cpu.weight"] = "35000 100000", "800"
 			} else {
-				want["cpu.cfs_period_us"], want["cpu.cfs_quota_us"] = "100000", "35000"
+				want["cpu.cfs_period_us"], want["cpu.cfs_quota_us"], want["cpu.shares"] = "100000", "35000", "8192"
 			}
 			for file, w := range want {
 				raw, err := os.ReadFile(filepath.Join(g.Path, file))
@@ -120,6 +123,16 @@ func TestCPUGroupFiles(t *testing.T) {
 	}
 	if g := (&CPUGroup{Cores: 1.5}); g.GOMAXPROCS() != 2 {
 		t.Errorf("GOMAXPROCS %d for 1.5 cores, want 2", g.GOMAXPROCS())
+	}
+	g, err := newCPUGroup(cpuHierarchy{dir: t.TempDir()}, "unlimited", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(g.Path, "cpu.cfs_quota_us")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a group without quota was given one: %v", err)
+	}
+	if g.GOMAXPROCS() != 0 {
+		t.Errorf("GOMAXPROCS %d without a quota, want 0 (the runtime's choice)", g.GOMAXPROCS())
 	}
 }
 

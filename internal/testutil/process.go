@@ -306,7 +306,7 @@ func (p *BrokerProcess) launch() error {
 	// -test.run=^$ runs no test should TestMain not serve the broker.
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), brokerProcessEnv+"="+string(spec))
-	if p.cpuGroup != nil {
+	if p.cpuGroup != nil && p.cpuGroup.GOMAXPROCS() > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(p.cpuGroup.GOMAXPROCS()))
 	}
 	cmd.Stderr = logFile
