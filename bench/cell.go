@@ -473,6 +473,7 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 		return Measurement{}, fmt.Errorf("3 brokers: %w", err)
 	}
 	three := mbps(bytes3, a1.at.Sub(a0.at))
+	most3, fewest3 := leaderSpread(ctx, adm, topic, 3)
 	fmt.Fprintf(os.Stderr, "    3 brokers: %.2f MiB/s; starting a fourth…\n", three)
 	joinStart := time.Now()
 	if err := c.addBroker(); err != nil {
@@ -492,6 +493,7 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 	four := mbps(bytes4, b1.at.Sub(b0.at))
 	fmt.Fprintf(os.Stderr, "    4 brokers: %.2f MiB/s\n", four)
 	ledEnd, _ := leads(ctx, adm, topic, c.brokers[3].Addr)
+	most4, fewest4 := leaderSpread(ctx, adm, topic, 4)
 	stopLoad()
 
 	u3, u4 := usageBetween(a0, a1), usageBetween(b0, b1)
@@ -520,11 +522,35 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 			// Other processes of the machine take a share that varies:
 			// throughput per core the cell used is the steadier figure.
 			"mib_s_per_cell_core_3": three / u3.cell(), "mib_s_per_cell_core_4": four / u4.cell(),
+			"most_leads_3": float64(most3), "fewest_leads_3": float64(fewest3),
+			"most_leads_4": float64(most4), "fewest_leads_4": float64(fewest4),
 			"fourth_leads": float64(led), "fourth_leads_end": float64(ledEnd), "partitions": scaleOutPartitions,
 		},
 	}
 	maps.Copy(m.Extra, extra)
 	return m, nil
+}
+
+// leaderSpread is the most partitions of topic one broker leads, and the
+// fewest: with the load spread evenly over partitions, the busiest broker
+// holds the clients' buffers and bounds the cell.
+func leaderSpread(ctx context.Context, adm *kadm.Client, topic string, brokers int) (most, fewest int) {
+	meta, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return 0, 0
+	}
+	by := map[int32]int{}
+	for _, p := range meta.Topics[topic].Partitions {
+		by[p.Leader]++
+	}
+	fewest = scaleOutPartitions
+	if len(by) < brokers {
+		fewest = 0
+	}
+	for _, n := range by {
+		most, fewest = max(most, n), min(fewest, n)
+	}
+	return most, fewest
 }
 
 // leads is how many partitions of topic the broker at addr leads.
