@@ -170,8 +170,11 @@ func scaleOutExtras(e map[string]float64, note string) string {
 	if e["most_leads_4"] > 0 {
 		// Budget-bound brokers and load spread evenly over partitions:
 		// the broker leading most partitions sets the pace.
-		budget += fmt.Sprintf("; partitions led per broker %.0f–%.0f with 3, %.0f–%.0f with 4 (the busiest broker bounds the gain at ×%.2f)",
-			e["fewest_leads_3"], e["most_leads_3"], e["fewest_leads_4"], e["most_leads_4"], e["most_leads_3"]/e["most_leads_4"])
+		budget += fmt.Sprintf("; partitions led per broker %.0f–%.0f with 3, %.0f–%.0f with 4",
+			e["fewest_leads_3"], e["most_leads_3"], e["fewest_leads_4"], e["most_leads_4"])
+		if _, ok := e["broker_budget_cores"]; ok {
+			budget += fmt.Sprintf(" (the busiest broker bounds the gain at ×%.2f)", e["most_leads_3"]/e["most_leads_4"])
+		}
 	}
 	return fmt.Sprintf(" (%s; 3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led %.0f of %.0f partitions %.0f ms after it started, %.0f at the end; "+
 		"cores busy with 3/4 brokers: machine %s, brokers %s (the 4th %.2f), PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
