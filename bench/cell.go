@@ -522,6 +522,9 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 			// Other processes of the machine take a share that varies:
 			// throughput per core the cell used is the steadier figure.
 			"mib_s_per_cell_core_3": three / u3.cell(), "mib_s_per_cell_core_4": four / u4.cell(),
+			// With budget-bound brokers, the gain is their cores' gain
+			// times this one's.
+			"mib_s_per_broker_core_3": three / u3.brokers, "mib_s_per_broker_core_4": four / u4.brokers,
 			"most_leads_3": float64(most3), "fewest_leads_3": float64(fewest3),
 			"most_leads_4": float64(most4), "fewest_leads_4": float64(fewest4),
 			"fourth_leads": float64(led), "fourth_leads_end": float64(ledEnd), "partitions": scaleOutPartitions,

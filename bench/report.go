@@ -178,9 +178,10 @@ func scaleOutExtras(e map[string]float64, note string) string {
 	}
 	return fmt.Sprintf(" (%s; 3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led %.0f of %.0f partitions %.0f ms after it started, %.0f at the end; "+
 		"cores busy with 3/4 brokers: machine %s, brokers %s (the 4th %.2f), PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
-		"PostgreSQL commits/s %s; MiB/s per core the cell used %s)",
+		"PostgreSQL commits/s %s; MiB/s per core the cell used %s, per core the brokers used %s)",
 		budget, e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["fourth_leads"], e["partitions"], e["join_ms"], e["fourth_leads_end"],
 		pair("busy_cores"), pair("broker_cores"), e["fourth_broker_cores"], pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
 		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]),
-		fmt.Sprintf("%.1f/%.1f", e["mib_s_per_cell_core_3"], e["mib_s_per_cell_core_4"]))
+		fmt.Sprintf("%.1f/%.1f", e["mib_s_per_cell_core_3"], e["mib_s_per_cell_core_4"]),
+		fmt.Sprintf("%.0f/%.0f", e["mib_s_per_broker_core_3"], e["mib_s_per_broker_core_4"]))
 }
