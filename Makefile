@@ -55,9 +55,11 @@ test: test-deps check-generated lint
 
 ## bench: the benchmarks of bench/, printing a results table (QUICK=1 for a short run;
 ## ONLY=text runs the scenarios whose name contains text, e.g. ONLY=scale-out).
-## The scale-out scenario runs PostgreSQL and versitygw, as the tests do.
+## The scale-out scenario runs PostgreSQL and versitygw, as the tests do, and gives each
+## broker process a CPU quota in a cgroup (BROKER_CPUS=cores; default a sixteenth of the machine).
 bench: build test-deps
-	$(GO) run ./bench $(if $(QUICK),-quick) $(if $(PROFILE),-profile) $(if $(ONLY),-only '$(ONLY)')
+	$(GO) run ./bench $(if $(QUICK),-quick) $(if $(PROFILE),-profile) $(if $(ONLY),-only '$(ONLY)') \
+		$(if $(BROKER_CPUS),-broker-cpus $(BROKER_CPUS))
 
 clean:
 	rm -rf $(BIN)

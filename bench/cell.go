@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,10 +27,23 @@ import (
 // aggregate produce throughput of three brokers, starts a fourth under the
 // same load, and measures again once the clients follow the metadata to
 // it. Compaction is off in the cell (see startCellBench).
+//
+// Each broker process runs in a cgroup of its own with a CPU quota
+// (-broker-cpus, a sixteenth of the machine's cores by default), as each
+// broker of a real cell has the cores of its own node: the brokers'
+// cores, not the machine's, are then what limits the cell, and a fourth
+// broker adds cores of its own. Four budgets leave the rest of the
+// machine to PostgreSQL, S3 and the clients. A quota is only a ceiling:
+// so that other work on the machine does not decide the figures, the
+// brokers' groups and one holding PostgreSQL, S3 and the clients (this
+// process) get cellPriority times the CPU weight of an ungrouped process.
+// Without root or a cpu controller the brokers run unbudgeted and the
+// result says so.
 
 const (
 	scaleOutPartitions = 48
 	scaleOutClients    = 4
+	cellPriority       = 10
 )
 
 // cellBench is PostgreSQL, an S3 server and the broker processes sharing
@@ -41,10 +55,23 @@ type cellBench struct {
 	storage testutil.StorageOptions
 	brokers []*testutil.BrokerProcess
 	db      *sql.DB // the cell's metadata DB, for its statistics
+
+	// budget is each broker's CPU quota in cores; groups are the brokers'
+	// cgroups, by broker, while they are budgeted. unbudgeted says why
+	// they are not, when they are not.
+	budget     float64
+	groups     []*testutil.CPUGroup
+	unbudgeted string
+	// services holds PostgreSQL, S3 and this process, prioritized, when
+	// the brokers are budgeted.
+	services *testutil.CPUGroup
 }
 
-func startCellBench(ctx context.Context, dir string, brokers int) (_ *cellBench, err error) {
-	c := &cellBench{dir: dir}
+func startCellBench(ctx context.Context, dir string, brokers int, budget float64) (_ *cellBench, err error) {
+	c := &cellBench{dir: dir, budget: budget}
+	if budget <= 0 {
+		c.unbudgeted = "-broker-cpus 0"
+	}
 	defer func() {
 		if err != nil {
 			c.stop()
@@ -64,6 +91,12 @@ func startCellBench(ctx context.Context, dir string, brokers int) (_ *cellBench,
 	if err != nil {
 		return nil, err
 	}
+	if c.unbudgeted == "" {
+		if err := c.prioritizeServices(); err != nil {
+			c.unbudgeted = err.Error()
+			fmt.Fprintln(os.Stderr, "    brokers unbudgeted:", err)
+		}
+	}
 	// No compaction: a pass landing in one measurement and not the other
 	// would decide the comparison, which is of the produce path.
 	c.storage = testutil.StorageOptions{ObjectStoreURL: bucket, MetadataURL: db, CompactionInterval: -1}
@@ -78,14 +111,58 @@ func startCellBench(ctx context.Context, dir string, brokers int) (_ *cellBench,
 	return c, nil
 }
 
+// prioritizeServices moves PostgreSQL, S3 and this process (the clients)
+// into a group of high CPU weight and no quota. Processes they start later
+// (PostgreSQL's backends) are born in it.
+func (c *cellBench) prioritizeServices() (err error) {
+	g, err := testutil.NewCPUGroup(fmt.Sprintf("affluent-bench-%d-services", os.Getpid()), 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = g.Remove()
+		}
+	}()
+	if err := g.Prioritize(cellPriority); err != nil {
+		return err
+	}
+	for _, pr := range descendants(os.Getpid()) {
+		if err := g.Add(pr.pid); err != nil && pr.pid == os.Getpid() {
+			return err // others may have exited meanwhile
+		}
+	}
+	c.services = g
+	return nil
+}
+
 // addBroker starts one more broker process of the cell and waits until it
 // serves.
 func (c *cellBench) addBroker() error {
+	var group *testutil.CPUGroup
+	if c.unbudgeted == "" {
+		g, err := testutil.NewCPUGroup(fmt.Sprintf("affluent-bench-%d-broker-%d", os.Getpid(), len(c.brokers)), c.budget)
+		switch {
+		case err == nil:
+			group = g
+			c.groups = append(c.groups, g)
+			if err := g.Prioritize(cellPriority); err != nil {
+				return err
+			}
+		case len(c.groups) == 0:
+			// The first broker: run them all unbudgeted, and say why.
+			c.unbudgeted = err.Error()
+			fmt.Fprintln(os.Stderr, "    brokers unbudgeted:", err)
+		default:
+			return err // budgets for some brokers and not others would compare nothing
+		}
+	}
 	b, err := testutil.LaunchBrokerProcess(testutil.BrokerProcessOptions{
 		DataDir:    filepath.Join(c.dir, fmt.Sprintf("broker-%d", len(c.brokers))),
 		Storage:    c.storage,
 		Anonymous:  true,
 		Membership: &testutil.MembershipOptions{NodeID: -1},
+		CPUGroup:   group,
 	})
 	if err != nil {
 		return err
@@ -94,11 +171,37 @@ func (c *cellBench) addBroker() error {
 	return nil
 }
 
+// budgetNote says how the brokers' CPU was budgeted.
+func (c *cellBench) budgetNote() string {
+	if c.unbudgeted != "" {
+		return "brokers unbudgeted: " + c.unbudgeted
+	}
+	kind := "cgroup v1 cpu.cfs_quota_us"
+	if c.groups[0].V2() {
+		kind = "cgroup v2 cpu.max"
+	}
+	return fmt.Sprintf("brokers budgeted %.3g cores each (%s, GOMAXPROCS %d; brokers, PostgreSQL, S3 and clients at %d× CPU weight)",
+		c.budget, kind, c.groups[0].GOMAXPROCS(), cellPriority)
+}
+
 func (c *cellBench) stop() {
 	for _, b := range c.brokers {
 		if err := b.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "scale-out:", err)
 		}
+	}
+	for _, g := range c.groups {
+		if err := g.Remove(); err != nil {
+			fmt.Fprintln(os.Stderr, "scale-out:", err)
+		}
+	}
+	c.groups = nil
+	if c.services != nil {
+		// Moves this process and what is left of PostgreSQL and S3 back.
+		if err := c.services.Remove(); err != nil {
+			fmt.Fprintln(os.Stderr, "scale-out:", err)
+		}
+		c.services = nil
 	}
 	if c.db != nil {
 		_ = c.db.Close()
@@ -130,6 +233,9 @@ type cpuSample struct {
 	s3       time.Duration
 	clients  time.Duration // this process: the producing clients
 	commits  int64         // transactions committed in the cell's database
+	// periods and throttled count the quota periods in which the
+	// budgeted brokers ran, and those in which one used up its quota.
+	periods, throttled int64
 }
 
 func (c *cellBench) sample(ctx context.Context) cpuSample {
@@ -155,6 +261,12 @@ func (c *cellBench) sample(ctx context.Context) cpuSample {
 			s.s3 += pr.cpu
 		}
 	}
+	for _, g := range c.groups {
+		if st, err := g.Stat(); err == nil {
+			s.periods += st.Periods
+			s.throttled += st.Throttled
+		}
+	}
 	if c.db != nil {
 		// Statistics reach pg_stat_database within a second or so:
 		// good enough over a measurement of several.
@@ -168,6 +280,9 @@ func (c *cellBench) sample(ctx context.Context) cpuSample {
 type usage struct {
 	busy, brokers, newest, postgres, s3, clients, other float64
 	commitsPerSec                                       float64
+	// throttled is the share of the brokers' quota periods in which a
+	// broker used up its budget.
+	throttled float64
 }
 
 // cell is the cores the cell used: brokers, PostgreSQL, S3 and clients.
@@ -185,6 +300,9 @@ func usageBetween(a, b cpuSample) usage {
 		commitsPerSec: float64(b.commits-a.commits) / d,
 	}
 	u.other = max(0, u.busy-u.brokers-u.postgres-u.s3-u.clients)
+	if n := b.periods - a.periods; n > 0 {
+		u.throttled = float64(b.throttled-a.throttled) / float64(n)
+	}
 	return u
 }
 
@@ -278,7 +396,7 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 		warm = 2 * time.Second
 	}
 	dir := filepath.Join(env.opts.dataDir, "scale-out")
-	c, err := startCellBench(ctx, dir, 3)
+	c, err := startCellBench(ctx, dir, 3, env.opts.brokerCPUs)
 	if err != nil {
 		return Measurement{}, err
 	}
@@ -355,6 +473,7 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 		return Measurement{}, fmt.Errorf("3 brokers: %w", err)
 	}
 	three := mbps(bytes3, a1.at.Sub(a0.at))
+	most3, fewest3 := leaderSpread(ctx, adm, topic, 3)
 	fmt.Fprintf(os.Stderr, "    3 brokers: %.2f MiB/s; starting a fourth…\n", three)
 	joinStart := time.Now()
 	if err := c.addBroker(); err != nil {
@@ -373,11 +492,23 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 	}
 	four := mbps(bytes4, b1.at.Sub(b0.at))
 	fmt.Fprintf(os.Stderr, "    4 brokers: %.2f MiB/s\n", four)
+	ledEnd, _ := leads(ctx, adm, topic, c.brokers[3].Addr)
+	most4, fewest4 := leaderSpread(ctx, adm, topic, 4)
 	stopLoad()
 
 	u3, u4 := usageBetween(a0, a1), usageBetween(b0, b1)
-	return Measurement{
+	extra := map[string]float64{}
+	if len(c.groups) > 0 {
+		// The brokers' cores against their budgets: near 1 with most
+		// periods throttled means the budget is what limits them.
+		extra["broker_budget_cores"] = c.budget
+		extra["broker_budget_used_3"] = u3.brokers / (3 * c.budget)
+		extra["broker_budget_used_4"] = u4.brokers / (4 * c.budget)
+		extra["broker_throttled_3"], extra["broker_throttled_4"] = u3.throttled, u4.throttled
+	}
+	m := Measurement{
 		Value:   four,
+		Note:    c.budgetNote(),
 		Samples: int((bytes3 + bytes4) / recordSize),
 		Extra: map[string]float64{
 			"three_brokers_mib_s": three, "four_brokers_mib_s": four, "gain": four / three, "join_ms": ms(joined),
@@ -391,8 +522,59 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 			// Other processes of the machine take a share that varies:
 			// throughput per core the cell used is the steadier figure.
 			"mib_s_per_cell_core_3": three / u3.cell(), "mib_s_per_cell_core_4": four / u4.cell(),
+			// With budget-bound brokers, the gain is their cores' gain
+			// times this one's.
+			"mib_s_per_broker_core_3": three / u3.brokers, "mib_s_per_broker_core_4": four / u4.brokers,
+			"most_leads_3": float64(most3), "fewest_leads_3": float64(fewest3),
+			"most_leads_4": float64(most4), "fewest_leads_4": float64(fewest4),
+			"fourth_leads": float64(led), "fourth_leads_end": float64(ledEnd), "partitions": scaleOutPartitions,
 		},
-	}, nil
+	}
+	maps.Copy(m.Extra, extra)
+	return m, nil
+}
+
+// leaderSpread is the most partitions of topic one broker leads, and the
+// fewest: with the load spread evenly over partitions, the busiest broker
+// holds the clients' buffers and bounds the cell.
+func leaderSpread(ctx context.Context, adm *kadm.Client, topic string, brokers int) (most, fewest int) {
+	meta, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return 0, 0
+	}
+	by := map[int32]int{}
+	for _, p := range meta.Topics[topic].Partitions {
+		by[p.Leader]++
+	}
+	fewest = scaleOutPartitions
+	if len(by) < brokers {
+		fewest = 0
+	}
+	for _, n := range by {
+		most, fewest = max(most, n), min(fewest, n)
+	}
+	return most, fewest
+}
+
+// leads is how many partitions of topic the broker at addr leads.
+func leads(ctx context.Context, adm *kadm.Client, topic, addr string) (int, error) {
+	meta, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	id := int32(-1)
+	for _, b := range meta.Brokers {
+		if b.Host+":"+strconv.Itoa(int(b.Port)) == addr {
+			id = b.NodeID
+		}
+	}
+	led := 0
+	for _, p := range meta.Topics[topic].Partitions {
+		if p.Leader == id {
+			led++
+		}
+	}
+	return led, nil
 }
 
 // waitLeads waits until the broker at addr is in the metadata and leads
@@ -400,23 +582,9 @@ func scaleOut(ctx context.Context, env *runEnv) (Measurement, error) {
 func waitLeads(ctx context.Context, adm *kadm.Client, topic, addr string) (int, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		meta, err := adm.Metadata(ctx, topic)
-		if err == nil {
-			id := int32(-1)
-			for _, b := range meta.Brokers {
-				if b.Host+":"+strconv.Itoa(int(b.Port)) == addr {
-					id = b.NodeID
-				}
-			}
-			led := 0
-			for _, p := range meta.Topics[topic].Partitions {
-				if p.Leader == id {
-					led++
-				}
-			}
-			if led > 0 {
-				return led, nil
-			}
+		led, err := leads(ctx, adm, topic, addr)
+		if err == nil && led > 0 {
+			return led, nil
 		}
 		if time.Now().After(deadline) {
 			if err == nil {

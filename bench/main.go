@@ -28,6 +28,9 @@ type options struct {
 	dataDir string
 	only    string
 	systems string
+	// brokerCPUs is the CPU budget of each broker of the scale-out
+	// scenario, in cores.
+	brokerCPUs float64
 }
 
 func main() {
@@ -42,6 +45,8 @@ func main() {
 	flag.StringVar(&opts.dataDir, "data-dir", "", "directory for durable data (default: a temporary directory)")
 	flag.StringVar(&opts.only, "only", "", "run only scenarios whose name contains this")
 	flag.StringVar(&opts.systems, "systems", "affluent,kfake", "systems to measure, comma-separated")
+	flag.Float64Var(&opts.brokerCPUs, "broker-cpus", float64(runtime.NumCPU())/16,
+		"CPU budget of each broker process of the scale-out scenario, in cores (a cgroup quota; 0 leaves them unbudgeted)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -146,7 +146,7 @@ func extras(m Measurement) string {
 		return ""
 	}
 	if _, ok := m.Extra["gain"]; ok {
-		return scaleOutExtras(m.Extra)
+		return scaleOutExtras(m.Extra, m.Note)
 	}
 	var parts []string
 	for _, k := range []string{"p50_ms", "p999_ms", "records_per_s", "broker_rss_mib", "rss_per_tenant_kib", "heap_per_tenant_kib", "requests_per_s", "create_p99_ms", "get_p99_ms", "list_p99_ms"} {
@@ -160,13 +160,28 @@ func extras(m Measurement) string {
 // scaleOutExtras renders the figures of the scale-out scenario: both
 // throughputs, their ratio, and where the CPU went in each window (3/4
 // brokers).
-func scaleOutExtras(e map[string]float64) string {
+func scaleOutExtras(e map[string]float64, note string) string {
 	pair := func(k string) string { return fmt.Sprintf("%.2f/%.2f", e[k+"_3"], e[k+"_4"]) }
-	return fmt.Sprintf(" (3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led partitions %.0f ms after it started; "+
+	budget := note
+	if _, ok := e["broker_budget_cores"]; ok {
+		budget += fmt.Sprintf(", using %.0f%%/%.0f%% of their budgets with 3/4 brokers, throttled in %.0f%%/%.0f%% of quota periods",
+			100*e["broker_budget_used_3"], 100*e["broker_budget_used_4"], 100*e["broker_throttled_3"], 100*e["broker_throttled_4"])
+	}
+	if e["most_leads_4"] > 0 {
+		// Budget-bound brokers and load spread evenly over partitions:
+		// the broker leading most partitions sets the pace.
+		budget += fmt.Sprintf("; partitions led per broker %.0f–%.0f with 3, %.0f–%.0f with 4",
+			e["fewest_leads_3"], e["most_leads_3"], e["fewest_leads_4"], e["most_leads_4"])
+		if _, ok := e["broker_budget_cores"]; ok {
+			budget += fmt.Sprintf(" (the busiest broker bounds the gain at ×%.2f)", e["most_leads_3"]/e["most_leads_4"])
+		}
+	}
+	return fmt.Sprintf(" (%s; 3 brokers %.2f MiB/s → 4 brokers %.2f MiB/s: ×%.2f; the 4th led %.0f of %.0f partitions %.0f ms after it started, %.0f at the end; "+
 		"cores busy with 3/4 brokers: machine %s, brokers %s (the 4th %.2f), PostgreSQL %s, S3 %s, clients %s, other processes %s; "+
-		"PostgreSQL commits/s %s; MiB/s per core the cell used %s)",
-		e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["join_ms"],
+		"PostgreSQL commits/s %s; MiB/s per core the cell used %s, per core the brokers used %s)",
+		budget, e["three_brokers_mib_s"], e["four_brokers_mib_s"], e["gain"], e["fourth_leads"], e["partitions"], e["join_ms"], e["fourth_leads_end"],
 		pair("busy_cores"), pair("broker_cores"), e["fourth_broker_cores"], pair("postgres_cores"), pair("s3_cores"), pair("client_cores"),
 		pair("other_cores"), fmt.Sprintf("%.0f/%.0f", e["db_commits_per_s_3"], e["db_commits_per_s_4"]),
-		fmt.Sprintf("%.1f/%.1f", e["mib_s_per_cell_core_3"], e["mib_s_per_cell_core_4"]))
+		fmt.Sprintf("%.1f/%.1f", e["mib_s_per_cell_core_3"], e["mib_s_per_cell_core_4"]),
+		fmt.Sprintf("%.0f/%.0f", e["mib_s_per_broker_core_3"], e["mib_s_per_broker_core_4"]))
 }

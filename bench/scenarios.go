@@ -57,6 +57,9 @@ type Measurement struct {
 	Value   float64            `json:"value"`
 	Samples int                `json:"samples"`
 	Extra   map[string]float64 `json:"extra,omitempty"`
+	// Note qualifies the figures (how the scale-out brokers were
+	// budgeted).
+	Note string `json:"note,omitempty"`
 }
 
 type runEnv struct {

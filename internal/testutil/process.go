@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,6 +174,10 @@ type BrokerProcessOptions struct {
 	// Membership and Anonymous are BrokerOptions'.
 	Membership *MembershipOptions
 	Anonymous  bool
+	// CPUGroup, when set, is the CPU budget of the process: it is moved
+	// into the group as it starts (each start) and runs with GOMAXPROCS
+	// at the group's quota, rounded up.
+	CPUGroup *CPUGroup
 }
 
 // BrokerProcess is a broker serving in a child process (this test binary,
@@ -195,6 +200,7 @@ type BrokerProcess struct {
 
 	membership *MembershipOptions
 	anonymous  bool
+	cpuGroup   *CPUGroup
 
 	t testing.TB
 
@@ -214,7 +220,7 @@ type BrokerProcess struct {
 func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess {
 	t.Helper()
 	p := &BrokerProcess{t: t, Addr: opts.Addr, DataDir: opts.DataDir, Tenants: opts.Tenants,
-		membership: opts.Membership, anonymous: opts.Anonymous}
+		membership: opts.Membership, anonymous: opts.Anonymous, cpuGroup: opts.CPUGroup}
 	if p.DataDir == "" {
 		p.DataDir = t.TempDir()
 	}
@@ -241,7 +247,7 @@ func StartBrokerProcess(t testing.TB, opts BrokerProcessOptions) *BrokerProcess 
 // process with Close.
 func LaunchBrokerProcess(opts BrokerProcessOptions) (*BrokerProcess, error) {
 	p := &BrokerProcess{Addr: opts.Addr, DataDir: opts.DataDir, Tenants: opts.Tenants, Storage: opts.Storage,
-		membership: opts.Membership, anonymous: opts.Anonymous}
+		membership: opts.Membership, anonymous: opts.Anonymous, cpuGroup: opts.CPUGroup}
 	if p.DataDir == "" {
 		dir, err := os.MkdirTemp("", "affluent-broker-")
 		if err != nil {
@@ -300,6 +306,9 @@ func (p *BrokerProcess) launch() error {
 	// -test.run=^$ runs no test should TestMain not serve the broker.
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), brokerProcessEnv+"="+string(spec))
+	if p.cpuGroup != nil && p.cpuGroup.GOMAXPROCS() > 0 {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(p.cpuGroup.GOMAXPROCS()))
+	}
 	cmd.Stderr = logFile
 	// Pdeathsig and the standard input pipe both end the broker if the test
 	// binary dies without cleaning up.
@@ -314,6 +323,15 @@ func (p *BrokerProcess) launch() error {
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start broker process %s: %w", os.Args[0], err)
+	}
+	if p.cpuGroup != nil {
+		// Before it serves: its start-up work is a small part of its
+		// budget, and everything after runs within it.
+		if err := p.cpuGroup.Add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return err
+		}
 	}
 	exited := make(chan struct{})
 	ready := make(chan string, 1)
