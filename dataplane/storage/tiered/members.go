@@ -55,6 +55,11 @@ type MemberConfig struct {
 	// OnChange, when set, is called from the heartbeat goroutine with each
 	// new view, after Live holds it.
 	OnChange func(old, cur membership.View)
+
+	// beforeRenew, when set (by tests), runs on the heartbeat goroutine
+	// before each renewal: blocking in it stalls the lease as a paused
+	// process or a lost DB would, while requests go on being served.
+	beforeRenew func()
 }
 
 func (c *MemberConfig) setDefaults() {
@@ -84,6 +89,11 @@ func (c *MemberConfig) validate() error {
 // node id asked for until the registration gives up.
 var ErrNodeIDTaken = errors.New("node id held by another live broker")
 
+// ErrLeaseLost is why a lease stopped (Lease.Lost): while this broker's
+// lease had lapsed, another process took its node id (a new broker, or
+// this same broker restarted from its data directory).
+var ErrLeaseLost = errors.New("broker lease lost: node id taken by another process")
+
 // Lease is this broker's membership: its node id, renewed in the
 // background, and the view of live brokers it last read.
 type Lease struct {
@@ -97,6 +107,7 @@ type Lease struct {
 
 	stop      chan struct{}
 	done      chan struct{}
+	lost      chan struct{} // closed when the node id was taken: see Lost
 	stopOnce  sync.Once
 	closeOnce sync.Once
 }
@@ -119,7 +130,7 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 		return nil, err
 	}
 	l := &Lease{s: s, cfg: cfg, log: s.log.With("component", "membership"), self: cfg.NodeID,
-		incarnation: randomHex(8), stop: make(chan struct{}), done: make(chan struct{})}
+		incarnation: randomHex(8), stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
 	id, err := readIdentity(cfg.IdentityFile)
 	if err != nil {
 		return nil, err
@@ -134,7 +145,9 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 
 	giveUp := time.Now().Add(2 * cfg.LeaseTTL)
 	var view membership.View
+	var renewed time.Time
 	for {
+		renewed = time.Now()
 		view, err = l.renew(ctx, false)
 		if err == nil {
 			break
@@ -155,6 +168,7 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 		}
 	}
 	l.live = membership.NewLive(l.self, view)
+	l.live.SetDeadline(renewed.Add(cfg.LeaseTTL))
 	if cfg.OnChange != nil {
 		l.live.OnChange(cfg.OnChange)
 	}
@@ -166,8 +180,17 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 // NodeID is this broker's id.
 func (l *Lease) NodeID() int32 { return l.self }
 
-// Live holds the view of live brokers, as of the last renewal.
+// Live holds the view of live brokers, as of the last renewal. Once the
+// lease may have lapsed (no renewal for LeaseTTL, timed from when the last
+// successful one started, so earlier than the DB can judge it lapsed), the
+// view leaves this broker out until it renews.
 func (l *Lease) Live() *membership.Live { return l.live }
+
+// Lost is closed when the lease is lost for good (ErrLeaseLost): another
+// process took this broker's node id while its lease had lapsed. The
+// lease is no longer renewed and the view leaves this broker out; the
+// broker must stop, as it cannot serve under an id another one holds.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Close stops renewing and gives the lease up, so that other brokers take
 // over at once rather than after LeaseTTL. Calls after the first do
@@ -197,7 +220,7 @@ func (l *Lease) run() {
 	// outage every lease looks lapsed, and each broker must be given the
 	// time to renew its own before anyone is declared gone.
 	healthySince := time.Now()
-	failing := false
+	failing, lapsed := false, false
 	for {
 		select {
 		case <-l.stop:
@@ -206,19 +229,38 @@ func (l *Lease) run() {
 			return
 		case <-t.C:
 		}
+		if l.cfg.beforeRenew != nil {
+			l.cfg.beforeRenew()
+		}
+		// A lapse is acted on before renewing: after a pause longer than
+		// the TTL, what this broker coordinated may have moved already.
+		if l.live.CheckLapse() && !lapsed {
+			l.log.Warn("broker lease lapsed: leading and coordinating nothing until renewed", "node_id", l.self)
+			lapsed = true
+		}
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(l.s.bg, l.cfg.LeaseTTL)
 		view, err := l.renew(ctx, !healthySince.IsZero() && time.Since(healthySince) >= l.cfg.LeaseTTL)
 		cancel()
+		if errors.Is(err, ErrLeaseLost) {
+			l.log.Error("broker lease lost: another process took this broker's node id while its lease had lapsed; "+
+				"this broker must stop", "node_id", l.self, "err", err)
+			l.live.CheckLapse()
+			close(l.lost)
+			return
+		}
 		if err != nil {
 			if !failing {
 				l.log.Warn("broker lease renewal failing", "node_id", l.self, "err", err)
 			}
 			failing, healthySince = true, time.Time{}
+			l.live.CheckLapse()
 			continue
 		}
-		if failing {
+		if failing || lapsed {
 			l.log.Info("broker lease renewed again", "node_id", l.self, "generation", view.Generation)
 		}
+		lapsed = false
 		failing = false
 		if healthySince.IsZero() {
 			healthySince = time.Now()
@@ -227,6 +269,7 @@ func (l *Lease) run() {
 			l.log.Info("broker membership changed", "generation", view.Generation, "brokers", nodeIDs(view),
 				"was", nodeIDs(old))
 		}
+		l.live.SetDeadline(start.Add(l.cfg.LeaseTTL))
 	}
 }
 
@@ -294,6 +337,10 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 			}
 			rows = append(rows, mine)
 			changed = true
+		case l.live != nil && rows[i].incarnation != l.incarnation:
+			// Registered, yet the row is another process's: it took the
+			// id after this lease lapsed and was removed.
+			return fmt.Errorf("%w: broker %d now held by owner %s", ErrLeaseLost, l.self, rows[i].owner)
 		case rows[i].owner != l.owner && rows[i].expiresMs >= now:
 			return fmt.Errorf("%w: broker %d (lease for %v more)", ErrNodeIDTaken, l.self,
 				time.Duration(rows[i].expiresMs-now)*time.Millisecond)
