@@ -224,8 +224,14 @@ func (l *Live) OnChange(f func(old, cur View)) {
 
 // Coordinates reports whether this broker coordinates a key (of a
 // coordinator key type) of a cluster in the current view; a view without
-// brokers leaves everything to it.
+// brokers leaves everything to it, unless its lease lapsed.
 func (l *Live) Coordinates(cluster string, keyType int8, key string) bool {
+	l.mu.Lock()
+	expired := l.expiredLocked()
+	l.mu.Unlock()
+	if expired {
+		return false
+	}
 	c, ok := l.View().Coordinator(cluster, keyType, key)
 	return !ok || c.NodeID == l.self
 }
