@@ -65,13 +65,14 @@ func (b *Broker) listedBrokers(v membership.View) []membership.Broker {
 
 // endpointOf is where the client of r reaches mb: this broker at the
 // address of the listener r came through (as a single broker always
-// answered), another at its registered address.
+// answered), another at the address it registered for the listener of
+// that name, so that a client on TLS is sent to TLS listeners.
 func (b *Broker) endpointOf(r *request, mb membership.Broker) (host string, port int32) {
 	if mb.NodeID == b.cfg.NodeID || mb.Host == "" {
 		ep := r.conn.advertised()
 		return ep.host, ep.port
 	}
-	return mb.Host, mb.Port
+	return mb.Endpoint(r.conn.lis.name())
 }
 
 // leaderOf is the node id leading a partition in v. When v has no broker

@@ -27,6 +27,29 @@ type Broker struct {
 	Host string
 	Port int32
 	Rack string
+	// Listeners are the advertised addresses of each of the broker's
+	// Kafka listeners, by listener name, sorted by name; Host and Port
+	// are its plaintext one's.
+	Listeners []Listener
+}
+
+// Listener is where clients reach a broker through one of its listeners.
+type Listener struct {
+	Name string // as broker listeners are named: SASL_PLAINTEXT, SASL_SSL, ...
+	Host string
+	Port int32
+}
+
+// Endpoint is where a client connected through the listener named
+// listener reaches b: that listener's address when b registered one, else
+// b's Host and Port (a broker that registered no listeners).
+func (b Broker) Endpoint(listener string) (host string, port int32) {
+	for _, l := range b.Listeners {
+		if l.Name == listener {
+			return l.Host, l.Port
+		}
+	}
+	return b.Host, b.Port
 }
 
 // View is the set of live brokers at one generation.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,9 @@ type MemberConfig struct {
 	Host string
 	Port int32
 	Rack string
+	// Listeners are the advertised addresses of every Kafka listener, by
+	// name: clients are told the ones of the listener they came through.
+	Listeners []membership.Listener
 	// HeartbeatInterval is how often the lease is renewed and the view
 	// read; LeaseTTL how long a lease outlives its last renewal.
 	HeartbeatInterval time.Duration
@@ -103,6 +107,7 @@ type Lease struct {
 	owner       string // stable identity of the broker
 	incarnation string // random per Register
 	self        int32
+	listeners   string // cfg.Listeners as stored: JSON, sorted by name
 	live        *membership.Live
 
 	stop      chan struct{}
@@ -131,6 +136,16 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 	}
 	l := &Lease{s: s, cfg: cfg, log: s.log.With("component", "membership"), self: cfg.NodeID,
 		incarnation: randomHex(8), stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	if len(cfg.Listeners) > 0 {
+		sorted := slices.SortedFunc(slices.Values(cfg.Listeners), func(a, b membership.Listener) int {
+			return strings.Compare(a.Name, b.Name)
+		})
+		raw, err := json.Marshal(sorted)
+		if err != nil {
+			return nil, fmt.Errorf("membership config: listeners: %w", err)
+		}
+		l.listeners = string(raw)
+	}
 	id, err := readIdentity(cfg.IdentityFile)
 	if err != nil {
 		return nil, err
@@ -288,6 +303,7 @@ type leaseRow struct {
 	host               string
 	port               int32
 	rack               string
+	listeners          string // JSON of []membership.Listener, or ''
 	expiresMs          int64
 }
 
@@ -326,13 +342,13 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 		changed := false
 		expires := now + l.cfg.LeaseTTL.Milliseconds()
 		mine := leaseRow{nodeID: l.self, owner: l.owner, incarnation: l.incarnation,
-			host: l.cfg.Host, port: l.cfg.Port, rack: l.cfg.Rack, expiresMs: expires}
+			host: l.cfg.Host, port: l.cfg.Port, rack: l.cfg.Rack, listeners: l.listeners, expiresMs: expires}
 		i := slices.IndexFunc(rows, func(r leaseRow) bool { return r.nodeID == l.self })
 		switch {
 		case i < 0:
-			if _, err := tx.ExecContext(ctx, `INSERT INTO broker_leases (node_id, owner, incarnation, host, port, rack, expires_ms)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)`, mine.nodeID, mine.owner, mine.incarnation, mine.host, mine.port,
-				mine.rack, mine.expiresMs); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO broker_leases (node_id, owner, incarnation, host, port, rack,
+				listeners, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, mine.nodeID, mine.owner, mine.incarnation,
+				mine.host, mine.port, mine.rack, mine.listeners, mine.expiresMs); err != nil {
 				return fmt.Errorf("insert lease of broker %d: %w", l.self, err)
 			}
 			rows = append(rows, mine)
@@ -349,12 +365,13 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 			// or another broker's lapsed lease.
 			old := rows[i]
 			if _, err := tx.ExecContext(ctx, `UPDATE broker_leases SET owner = $1, incarnation = $2, host = $3,
-				port = $4, rack = $5, expires_ms = $6 WHERE node_id = $7`, mine.owner, mine.incarnation, mine.host,
-				mine.port, mine.rack, mine.expiresMs, mine.nodeID); err != nil {
+				port = $4, rack = $5, listeners = $6, expires_ms = $7 WHERE node_id = $8`, mine.owner, mine.incarnation,
+				mine.host, mine.port, mine.rack, mine.listeners, mine.expiresMs, mine.nodeID); err != nil {
 				return fmt.Errorf("renew lease of broker %d: %w", l.self, err)
 			}
 			rows[i] = mine
-			changed = old.owner != mine.owner || old.host != mine.host || old.port != mine.port || old.rack != mine.rack
+			changed = old.owner != mine.owner || old.host != mine.host || old.port != mine.port || old.rack != mine.rack ||
+				old.listeners != mine.listeners
 		}
 		if sweep {
 			kept := rows[:0]
@@ -412,7 +429,7 @@ func (l *Lease) release(ctx context.Context) error {
 }
 
 func readLeases(ctx context.Context, tx *sql.Tx) ([]leaseRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT node_id, owner, incarnation, host, port, rack, expires_ms
+	rows, err := tx.QueryContext(ctx, `SELECT node_id, owner, incarnation, host, port, rack, listeners, expires_ms
 		FROM broker_leases ORDER BY node_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read broker leases: %w", err)
@@ -421,7 +438,7 @@ func readLeases(ctx context.Context, tx *sql.Tx) ([]leaseRow, error) {
 	var out []leaseRow
 	for rows.Next() {
 		var r leaseRow
-		if err := rows.Scan(&r.nodeID, &r.owner, &r.incarnation, &r.host, &r.port, &r.rack, &r.expiresMs); err != nil {
+		if err := rows.Scan(&r.nodeID, &r.owner, &r.incarnation, &r.host, &r.port, &r.rack, &r.listeners, &r.expiresMs); err != nil {
 			return nil, fmt.Errorf("scan broker lease: %w", err)
 		}
 		out = append(out, r)
@@ -453,7 +470,13 @@ func claimNodeID(rows []leaseRow, owner string) int32 {
 func leaseView(gen int64, rows []leaseRow) membership.View {
 	v := membership.View{Generation: gen, Brokers: make([]membership.Broker, 0, len(rows))}
 	for _, r := range rows {
-		v.Brokers = append(v.Brokers, membership.Broker{NodeID: r.nodeID, Host: r.host, Port: r.port, Rack: r.rack})
+		b := membership.Broker{NodeID: r.nodeID, Host: r.host, Port: r.port, Rack: r.rack}
+		if r.listeners != "" {
+			// A damaged list is dropped: clients are then told Host and
+			// Port, as for a broker that registered none.
+			_ = json.Unmarshal([]byte(r.listeners), &b.Listeners)
+		}
+		v.Brokers = append(v.Brokers, b)
 	}
 	slices.SortFunc(v.Brokers, func(a, b membership.Broker) int { return int(a.NodeID) - int(b.NodeID) })
 	return v

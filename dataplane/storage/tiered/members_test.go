@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -63,13 +64,24 @@ func waitView(t *testing.T, l *Lease, ids ...int32) membership.View {
 func TestSingleBrokerLease(t *testing.T) {
 	forEachLeaseDB(t, func(t *testing.T, cfg Config) {
 		s := openStore(t, cfg)
-		l := register(t, s, fastMembers(-1, 9092, t.TempDir()))
+		mc := fastMembers(-1, 9092, t.TempDir())
+		mc.Listeners = []membership.Listener{{Name: "SASL_SSL", Host: "kafka.example", Port: 9093},
+			{Name: "SASL_PLAINTEXT", Host: "127.0.0.1", Port: 9092}}
+		l := register(t, s, mc)
 		if l.NodeID() != 0 {
 			t.Errorf("first claimed node id %d; want 0", l.NodeID())
 		}
 		v := l.Live().View()
-		if len(v.Brokers) != 1 || v.Brokers[0] != (membership.Broker{NodeID: 0, Host: "127.0.0.1", Port: 9092}) || v.Generation < 1 {
-			t.Errorf("view %+v; want broker 0 alone at a generation >= 1", v)
+		want := membership.Broker{NodeID: 0, Host: "127.0.0.1", Port: 9092, Listeners: []membership.Listener{
+			{Name: "SASL_PLAINTEXT", Host: "127.0.0.1", Port: 9092}, {Name: "SASL_SSL", Host: "kafka.example", Port: 9093}}}
+		if len(v.Brokers) != 1 || !reflect.DeepEqual(v.Brokers[0], want) || v.Generation < 1 {
+			t.Errorf("view %+v; want broker 0 alone (%+v) at a generation >= 1", v, want)
+		}
+		if h, p := v.Brokers[0].Endpoint("SASL_SSL"); h != "kafka.example" || p != 9093 {
+			t.Errorf("SASL_SSL endpoint %s:%d; want kafka.example:9093", h, p)
+		}
+		if h, p := v.Brokers[0].Endpoint("MTLS"); h != "127.0.0.1" || p != 9092 {
+			t.Errorf("endpoint of a listener not registered %s:%d; want the plain 127.0.0.1:9092", h, p)
 		}
 		// Renewals alone change nothing.
 		time.Sleep(200 * time.Millisecond)

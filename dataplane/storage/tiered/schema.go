@@ -173,5 +173,12 @@ var migrations = []migration{
 		// column start at 1; 0 means "no record".
 		`ALTER TABLE consumer_groups ADD COLUMN version BIGINT NOT NULL DEFAULT 1`,
 	}},
+	{version: 6, statements: []string{
+		// Every Kafka listener's advertised address (JSON list of
+		// membership.Listener), so that clients are sent to the listener
+		// of the kind they connected through; '' for brokers that
+		// registered only host and port.
+		`ALTER TABLE broker_leases ADD COLUMN listeners TEXT NOT NULL DEFAULT ''`,
+	}},
 	// ---- end fencing ----
 }
