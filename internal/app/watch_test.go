@@ -45,9 +45,13 @@ const brokerReady = "AFFLUENT_BROKER_READY "
 
 type brokerProcessSpec struct {
 	DataDir, KafkaAddr, ControlPlaneAddr string
-	// MTLSAddr, when set, is a listener requiring client certificates.
-	MTLSAddr  string
-	MaxReauth time.Duration
+	// MTLSAddr, when set, is a listener requiring client certificates;
+	// TLSAddr a SASL_SSL listener.
+	MTLSAddr, TLSAddr string
+	MaxReauth         time.Duration
+	// MetadataURL and ObjectStoreURL, when set, are storage shared with
+	// other brokers.
+	MetadataURL, ObjectStoreURL string
 }
 
 func init() {
@@ -74,6 +78,8 @@ func serveBrokerProcess(raw string) int {
 	cfg.Kafka.Addr = spec.KafkaAddr
 	cfg.Kafka.MaxReauth = spec.MaxReauth
 	cfg.Kafka.MTLSAddr = spec.MTLSAddr
+	cfg.Kafka.TLSAddr = spec.TLSAddr
+	cfg.Storage.MetadataURL, cfg.Storage.ObjectStoreURL = spec.MetadataURL, spec.ObjectStoreURL
 	cfg.ControlPlane.Addr = spec.ControlPlaneAddr
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "broker process config:", err)
