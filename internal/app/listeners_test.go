@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,4 +149,104 @@ func TestListenersInLeases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBrokerWhoseIDWasTakenStops pauses a broker process (SIGSTOP) until
+// its lease lapses and another broker takes its node id, then resumes it
+// (SIGCONT): it must not serve on under an id another broker holds, so it
+// stops, saying why, and the cell goes on with the new holder.
+func TestBrokerWhoseIDWasTakenStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, err := testutil.StartPostgres(ctx)
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	t.Cleanup(pg.Stop)
+	db, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := "file://" + filepath.ToSlash(t.TempDir())
+	var cfg config.Config
+	cfg.SetDefaults()
+	cfg.Roles = config.RoleControlPlane + "," + config.RoleGateway
+	cfg.Storage.DataDir = t.TempDir()
+	cfg.HTTP.Addr, cfg.GRPC.Addr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Kafka.Addr = freeAddr(t)
+	cp := runControlPlane(t, cfg, true)
+	creds := cp.p.Credentials
+	raw, err := os.ReadFile(filepath.Join(cfg.Storage.DataDir, app.BrokerSecretFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(raw))
+	spec := func(id int32) brokerProcessSpec {
+		return brokerProcessSpec{DataDir: t.TempDir(), KafkaAddr: freeAddr(t), ControlPlaneAddr: cp.p.GRPCAddr,
+			MetadataURL: db, ObjectStoreURL: objects, BrokerID: &id}
+	}
+	brokers := func(addr string) []string {
+		t.Helper()
+		cl := plainClient(t, addr, creds.KafkaAPIKey, creds.KafkaAPISecret)
+		defer cl.Close()
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl.Broker(math.MinInt32))
+		if err != nil {
+			t.Fatalf("metadata from %s: %v", addr, err)
+		}
+		var out []string
+		for _, b := range resp.Brokers {
+			out = append(out, strconv.Itoa(int(b.NodeID))+"@"+net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+		}
+		slices.Sort(out)
+		return out
+	}
+	waitBrokers := func(addr string, want ...string) {
+		t.Helper()
+		slices.Sort(want)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			got := brokers(addr)
+			if slices.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("brokers seen through %s: %v; want %v", addr, got, want)
+			}
+		}
+	}
+
+	pausedSpec, otherSpec := spec(5), spec(6)
+	paused := startBrokerProcess(t, pausedSpec, secret)
+	startBrokerProcess(t, otherSpec, secret)
+	waitBrokers(otherSpec.KafkaAddr, "5@"+pausedSpec.KafkaAddr, "6@"+otherSpec.KafkaAddr)
+
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = paused.cmd.Process.Signal(syscall.SIGCONT) })
+	waitBrokers(otherSpec.KafkaAddr, "6@"+otherSpec.KafkaAddr) // the paused one's lease lapsed
+	takerSpec := spec(5)
+	startBrokerProcess(t, takerSpec, secret)
+	waitBrokers(otherSpec.KafkaAddr, "5@"+takerSpec.KafkaAddr, "6@"+otherSpec.KafkaAddr)
+
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-paused.done:
+		paused.done <- err // for the cleanup's stop
+		if err == nil {
+			t.Errorf("the broker whose id was taken exited cleanly; want an error exit")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the broker whose id was taken still runs 30s after resuming\n%s", paused.logs.String())
+	}
+	if logs := paused.logs.String(); !strings.Contains(logs, "broker lease lost") {
+		t.Errorf("the stopped broker's log does not say why:\n%s", logs)
+	}
+	// Its leaving did not take the new holder's lease with it.
+	time.Sleep(time.Second)
+	waitBrokers(otherSpec.KafkaAddr, "5@"+takerSpec.KafkaAddr, "6@"+otherSpec.KafkaAddr)
 }

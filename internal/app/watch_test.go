@@ -52,6 +52,8 @@ type brokerProcessSpec struct {
 	// MetadataURL and ObjectStoreURL, when set, are storage shared with
 	// other brokers.
 	MetadataURL, ObjectStoreURL string
+	// BrokerID, when set, is the node id asked for (else one is claimed).
+	BrokerID *int32 `json:",omitempty"`
 }
 
 func init() {
@@ -79,6 +81,9 @@ func serveBrokerProcess(raw string) int {
 	cfg.Kafka.MaxReauth = spec.MaxReauth
 	cfg.Kafka.MTLSAddr = spec.MTLSAddr
 	cfg.Kafka.TLSAddr = spec.TLSAddr
+	if spec.BrokerID != nil {
+		cfg.Kafka.BrokerID = *spec.BrokerID
+	}
 	cfg.Storage.MetadataURL, cfg.Storage.ObjectStoreURL = spec.MetadataURL, spec.ObjectStoreURL
 	cfg.ControlPlane.Addr = spec.ControlPlaneAddr
 	if err := cfg.Validate(); err != nil {
