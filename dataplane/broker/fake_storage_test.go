@@ -381,6 +381,16 @@ func (m *memStorage) DeleteGroup(_ context.Context, cluster, group string) error
 	return nil
 }
 
+func (m *memStorage) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
+	m.mu.Lock()
+	stored := m.groups[cluster+"/"+group].Version
+	m.mu.Unlock()
+	if stored != version {
+		return groups.ErrGroupFenced
+	}
+	return m.DeleteGroup(ctx, cluster, group)
+}
+
 func (m *memStorage) CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []groups.CommittedOffset) error {
 	m.mu.Lock()
 	stored := m.groups[cluster+"/"+group].Version

@@ -86,6 +86,17 @@ func (s *memStore) DeleteGroup(_ context.Context, cluster, group string) error {
 	return nil
 }
 
+func (s *memStore) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[cluster][group].Version != version {
+		return ErrGroupFenced
+	}
+	delete(s.groups[cluster], group)
+	delete(s.offsets[cluster], group)
+	return nil
+}
+
 func (s *memStore) CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []CommittedOffset) error {
 	s.mu.Lock()
 	stored := s.groups[cluster][group].Version

@@ -239,11 +239,26 @@ func (g *group) deleteEmpty(ctx context.Context) int16 {
 
 	release, err := g.acquireSaveSlot(ctx)
 	if err == nil {
-		err = g.c.deleteGroupData(ctx, g.cluster.name, g.name)
+		g.mu.Lock()
+		version := g.storeVersion
+		g.mu.Unlock()
+		if version > 0 {
+			// Only over the record this coordinator knows: a deposed
+			// one must not delete a group its successor revived.
+			err = g.c.store.DeleteGroupAt(ctx, g.cluster.name, g.name, version)
+		} else {
+			err = g.c.deleteGroupData(ctx, g.cluster.name, g.name)
+		}
 		release()
 	}
 	g.mu.Lock()
 	g.deleting = false
+	if errors.Is(err, ErrGroupFenced) {
+		g.unlock()
+		g.log.Warn("delete group", "err", err)
+		g.fenced()
+		return kerr.NotCoordinator.Code
+	}
 	if err != nil {
 		g.unlock()
 		g.log.Warn("delete group", "err", err)

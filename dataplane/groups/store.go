@@ -18,6 +18,10 @@ type Store interface {
 	// LoadGroups returns the records with their versions.
 	LoadGroups(ctx context.Context, cluster string) ([]GroupRecord, error)
 	DeleteGroup(ctx context.Context, cluster, group string) error
+	// DeleteGroupAt deletes the group's record and all its committed
+	// offsets at once, if the record is at version; otherwise it fails
+	// with ErrGroupFenced and deletes nothing.
+	DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error
 
 	CommitOffsets(ctx context.Context, cluster, group string, offsets []CommittedOffset) error
 	// CommitOffsetsAt is CommitOffsets made only while the group's record

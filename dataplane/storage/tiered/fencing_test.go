@@ -151,4 +151,33 @@ func TestDeposedCoordinatorIsFenced(t *testing.T) {
 	if code := commit(b, m3, gen3, 60); code != 0 || committed() != 60 {
 		t.Fatalf("commit through b after the deposed coordinator's attempts: %v, offset %d", kerr.ErrorForCode(code), committed())
 	}
+
+	// A deposed coordinator that saw the group Empty must not delete it,
+	// offsets and all, once its successor has members in it again.
+	if code := leave(b, m3); code != 0 {
+		t.Fatalf("leave through b: %v", kerr.ErrorForCode(code))
+	}
+	a.ReleaseAll() // as on a change of a's view: it loads the Empty group
+	if d := describe(a); d.State != "Empty" {
+		t.Fatalf("a's group: state %s, want Empty", d.State)
+	}
+	m4, gen4 := join(b, "", "fourth")
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{group}
+	if code := a.DeleteGroups(ctx, cluster, del).Groups[0].ErrorCode; code != kerr.NotCoordinator.Code {
+		t.Fatalf("delete through the deposed coordinator: %v, want NOT_COORDINATOR", kerr.ErrorForCode(code))
+	}
+	if d := describe(b); d.State != "Stable" || len(d.Members) != 1 || d.Members[0].MemberID != m4 {
+		t.Fatalf("b's group after a deposed coordinator's delete: state %s %+v", d.State, d.Members)
+	}
+	if code := commit(b, m4, gen4, 70); code != 0 || committed() != 70 {
+		t.Fatalf("commit through b after the deposed coordinator's delete: %v, offset %d", kerr.ErrorForCode(code), committed())
+	}
+	// The coordinator that holds it deletes it once Empty.
+	if code := leave(b, m4); code != 0 {
+		t.Fatalf("leave through b: %v", kerr.ErrorForCode(code))
+	}
+	if code := b.DeleteGroups(ctx, cluster, del).Groups[0].ErrorCode; code != 0 {
+		t.Fatalf("delete through b: %v", kerr.ErrorForCode(code))
+	}
 }

@@ -102,6 +102,37 @@ func (s *Store) DeleteGroup(ctx context.Context, cluster, group string) error {
 	return nil
 }
 
+// DeleteGroupAt implements groups.Store: the record is locked, its
+// version checked, and the offsets and record deleted in one transaction.
+func (s *Store) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var stored int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
+			s.db.dialect.forUpdate, cluster, group).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			stored = 0
+		case err != nil:
+			return fmt.Errorf("read version of group: %w", err)
+		}
+		if stored != version {
+			return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM committed_offsets WHERE cluster = $1 AND group_name = $2`, cluster, group); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM consumer_groups WHERE cluster = $1 AND group_name = $2`, cluster, group)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete group %s/%s: %w", cluster, group, err)
+	}
+	return nil
+}
+
 // CommitOffsets implements groups.Store, all offsets in one transaction.
 func (s *Store) CommitOffsets(ctx context.Context, cluster, group string, offsets []groups.CommittedOffset) error {
 	return s.commitOffsets(ctx, cluster, group, -1, offsets)

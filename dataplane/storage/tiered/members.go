@@ -402,9 +402,11 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 	return view, err
 }
 
-// release removes this broker's lease, raising the generation.
+// release removes this broker's lease, raising the generation; a lease
+// already removed (or taken by another process) is left alone.
 func (l *Lease) release(ctx context.Context) error {
 	db := l.s.db
+	released := false
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT next_value FROM id_sequences WHERE name = 'broker_generation'`+
 			db.dialect.forUpdate); err != nil {
@@ -418,13 +420,16 @@ func (l *Lease) release(ctx context.Context) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
+		released = true
 		_, err = tx.ExecContext(ctx, `UPDATE id_sequences SET next_value = next_value + 1 WHERE name = 'broker_generation'`)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("release lease of broker %d: %w", l.self, err)
 	}
-	l.log.Info("broker lease released", "node_id", l.self)
+	if released {
+		l.log.Info("broker lease released", "node_id", l.self)
+	}
 	return nil
 }
 
