@@ -164,6 +164,11 @@ func (b *Broker) metadataTopic(ctx context.Context, r *request, t storage.Topic,
 		*sp = kmsg.NewMetadataResponseTopicPartition()
 		leader := b.leaderOf(view, r.cluster(), t.Name, int32(i))
 		replicas := []int32{leader}
+		if leader < 0 {
+			// A lapsed broker that knows of no live one: the client
+			// asks again, elsewhere or later.
+			sp.ErrorCode, replicas = kerr.LeaderNotAvailable.Code, []int32{}
+		}
 		sp.Partition, sp.Leader, sp.LeaderEpoch = int32(i), leader, view.Epoch()
 		sp.Replicas, sp.ISR, sp.OfflineReplicas = replicas, replicas, []int32{}
 	}

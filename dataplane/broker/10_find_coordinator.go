@@ -35,11 +35,15 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, r *request) (kmsg.Re
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	view := b.view()
 	coordinator := func(key string) (int32, string, int32) {
-		c := b.coordinatorOf(view, r.cluster(), req.CoordinatorType, key)
+		c, _ := b.coordinatorOf(view, r.cluster(), req.CoordinatorType, key)
 		host, port := b.endpointOf(r, c)
 		return c.NodeID, host, port
 	}
 	refusal := func(key string) (int16, *string) {
+		if _, ok := b.coordinatorOf(view, r.cluster(), req.CoordinatorType, key); !ok {
+			// A lapsed broker that knows of no live one.
+			return kerr.CoordinatorNotAvailable.Code, nil
+		}
 		switch req.CoordinatorType {
 		case coordinatorGroup:
 			if !b.allowed(ctx, r, acl.ResourceGroup, key, acl.OpDescribe) {

@@ -353,6 +353,10 @@ func (m *memStorage) AllocateProducerID(context.Context) (int64, error) {
 func (m *memStorage) SaveGroup(_ context.Context, cluster string, g groups.GroupRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.groups[cluster+"/"+g.Name].Version != g.Version {
+		return groups.ErrGroupFenced
+	}
+	g.Version++
 	m.groups[cluster+"/"+g.Name] = g
 	return nil
 }
@@ -375,6 +379,26 @@ func (m *memStorage) DeleteGroup(_ context.Context, cluster, group string) error
 	delete(m.groups, cluster+"/"+group)
 	delete(m.offsets, cluster+"/"+group)
 	return nil
+}
+
+func (m *memStorage) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
+	m.mu.Lock()
+	stored := m.groups[cluster+"/"+group].Version
+	m.mu.Unlock()
+	if stored != version {
+		return groups.ErrGroupFenced
+	}
+	return m.DeleteGroup(ctx, cluster, group)
+}
+
+func (m *memStorage) CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []groups.CommittedOffset) error {
+	m.mu.Lock()
+	stored := m.groups[cluster+"/"+group].Version
+	m.mu.Unlock()
+	if stored != version {
+		return groups.ErrGroupFenced
+	}
+	return m.CommitOffsets(ctx, cluster, group, offsets)
 }
 
 func (m *memStorage) CommitOffsets(_ context.Context, cluster, group string, offsets []groups.CommittedOffset) error {

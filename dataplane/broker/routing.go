@@ -65,20 +65,25 @@ func (b *Broker) listedBrokers(v membership.View) []membership.Broker {
 
 // endpointOf is where the client of r reaches mb: this broker at the
 // address of the listener r came through (as a single broker always
-// answered), another at its registered address.
+// answered), another at the address it registered for the listener of
+// that name, so that a client on TLS is sent to TLS listeners.
 func (b *Broker) endpointOf(r *request, mb membership.Broker) (host string, port int32) {
 	if mb.NodeID == b.cfg.NodeID || mb.Host == "" {
 		ep := r.conn.advertised()
 		return ep.host, ep.port
 	}
-	return mb.Host, mb.Port
+	return mb.Endpoint(r.conn.lis.name())
 }
 
-// leaderOf is the node id leading a partition in v; this broker when v has
-// no broker at all.
+// leaderOf is the node id leading a partition in v. When v has no broker
+// at all it is this broker alone, or -1 (none) for a broker of a cell
+// whose lease lapsed, whose view then holds no other broker either.
 func (b *Broker) leaderOf(v membership.View, cluster, topic string, partition int32) int32 {
 	if l, ok := v.Leader(cluster, topic, partition); ok {
 		return l.NodeID
+	}
+	if b.cfg.Membership != nil {
+		return -1
 	}
 	return b.cfg.NodeID
 }
@@ -93,12 +98,13 @@ func (b *Broker) leads(tp storage.TopicPartition) bool {
 }
 
 // coordinatorOf is the broker coordinating a key of a coordinator type in
-// v; this broker when v has no broker at all.
-func (b *Broker) coordinatorOf(v membership.View, cluster string, keyType int8, key string) membership.Broker {
+// v. When v has no broker at all it is this broker alone, or none (false)
+// for a broker of a cell whose lease lapsed.
+func (b *Broker) coordinatorOf(v membership.View, cluster string, keyType int8, key string) (membership.Broker, bool) {
 	if c, ok := v.Coordinator(cluster, keyType, key); ok {
-		return c
+		return c, true
 	}
-	return membership.Broker{NodeID: b.cfg.NodeID}
+	return membership.Broker{NodeID: b.cfg.NodeID}, b.cfg.Membership == nil
 }
 
 // leaderEpochError checks a client's current leader epoch (-1: unchecked)

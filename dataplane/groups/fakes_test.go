@@ -54,9 +54,13 @@ func (s *memStore) SaveGroup(_ context.Context, cluster string, g GroupRecord) e
 	if s.failSave != nil {
 		return s.failSave
 	}
+	if s.groups[cluster][g.Name].Version != g.Version {
+		return ErrGroupFenced
+	}
 	if s.groups[cluster] == nil {
 		s.groups[cluster] = make(map[string]GroupRecord)
 	}
+	g.Version++
 	s.groups[cluster][g.Name] = cloneRecord(g)
 	s.saves++
 	return nil
@@ -80,6 +84,27 @@ func (s *memStore) DeleteGroup(_ context.Context, cluster, group string) error {
 	defer s.mu.Unlock()
 	delete(s.groups[cluster], group)
 	return nil
+}
+
+func (s *memStore) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[cluster][group].Version != version {
+		return ErrGroupFenced
+	}
+	delete(s.groups[cluster], group)
+	delete(s.offsets[cluster], group)
+	return nil
+}
+
+func (s *memStore) CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []CommittedOffset) error {
+	s.mu.Lock()
+	stored := s.groups[cluster][group].Version
+	s.mu.Unlock()
+	if stored != version {
+		return ErrGroupFenced
+	}
+	return s.CommitOffsets(ctx, cluster, group, offsets)
 }
 
 func (s *memStore) CommitOffsets(_ context.Context, cluster, group string, offsets []CommittedOffset) error {

@@ -96,10 +96,13 @@ type group struct {
 	// subscribe to as of the last generation; nil when unknown.
 	subscribedTopics map[string]bool
 
-	// Persistence bookkeeping: see save.
-	lastSaveSeq uint64
-	savedSeq    uint64
-	queuedSave  *queuedSave
+	// Persistence bookkeeping: see save. storeVersion is the version of
+	// the group's record in the Store as this coordinator last read or
+	// wrote it (0: none); it changes only under saveSlot.
+	lastSaveSeq  uint64
+	savedSeq     uint64
+	queuedSave   *queuedSave
+	storeVersion int64
 }
 
 // member is one member of a group.

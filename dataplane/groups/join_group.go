@@ -6,6 +6,7 @@ package groups
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -266,6 +267,9 @@ func (g *group) finishStaticReplace(r *staticReplacement) joinOutcome {
 	err := g.save(ctx, r.record, r.seq)
 	if err == nil {
 		return r.answer
+	}
+	if errors.Is(err, ErrGroupFenced) {
+		return joinError(r.newID, kerr.NotCoordinator.Code) // the group was let go of
 	}
 	g.log.Warn("save static member replacement, reverting it", "instance", r.instanceID, "err", err)
 	g.mu.Lock()

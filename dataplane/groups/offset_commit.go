@@ -9,6 +9,7 @@ package groups
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -42,7 +43,8 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, cluster string, req *kms
 		return resp
 	}
 	defer c.leave()
-	if code := c.checkOffsetCommit(ctx, cluster, req); code != 0 {
+	g, code := c.checkOffsetCommit(ctx, cluster, req)
+	if code != 0 {
 		setAll(code)
 		return resp
 	}
@@ -82,37 +84,47 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, cluster string, req *kms
 	if len(offsets) == 0 {
 		return resp
 	}
-	if err := c.store.CommitOffsets(ctx, cluster, req.Group, offsets); err != nil {
+	if err := g.commitOffsets(ctx, offsets); err != nil {
 		c.log.Warn("commit offsets", "cluster", cluster, "group", req.Group, "err", err)
+		code := kerr.CoordinatorNotAvailable.Code
+		if errors.Is(err, ErrGroupFenced) {
+			// Another coordinator wrote the group: the committer's
+			// generation may be stale there, so nothing was written.
+			code = kerr.NotCoordinator.Code
+		}
 		for _, rp := range written {
-			rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			rp.ErrorCode = code
 		}
 	}
 	return resp
 }
 
 // checkOffsetCommit decides whether the committer may commit to the group
-// (Kafka's handleCommitOffsets and validateOffsetCommit).
-func (c *Coordinator) checkOffsetCommit(ctx context.Context, cluster string, req *kmsg.OffsetCommitRequest) int16 {
+// (Kafka's handleCommitOffsets and validateOffsetCommit), and returns the
+// group when it may.
+func (c *Coordinator) checkOffsetCommit(ctx context.Context, cluster string, req *kmsg.OffsetCommitRequest) (*group, int16) {
 	if req.Group == "" {
-		return kerr.InvalidGroupID.Code
+		return nil, kerr.InvalidGroupID.Code
 	}
 	cl, code := c.loadedCluster(ctx, cluster)
 	if code != 0 {
-		return code
+		return nil, code
 	}
 	g := cl.group(c, req.Group, false)
 	if g == nil {
 		if req.Generation >= 0 {
 			// A member of a generation of a group that no longer exists.
-			return kerr.IllegalGeneration.Code
+			return nil, kerr.IllegalGeneration.Code
 		}
 		// A group used only to store offsets: the commit creates it.
 		if g = cl.group(c, req.Group, true); g == nil {
-			return kerr.CoordinatorNotAvailable.Code
+			return nil, kerr.CoordinatorNotAvailable.Code
 		}
 	}
+	return g, g.checkOffsetCommit(req)
+}
 
+func (g *group) checkOffsetCommit(req *kmsg.OffsetCommitRequest) int16 {
 	g.mu.Lock()
 	defer g.unlock()
 	if g.unavailable() {

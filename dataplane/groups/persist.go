@@ -70,27 +70,74 @@ func (g *group) queueSave(assignments map[string][]byte) {
 	g.queuedSave = &queuedSave{record: rec, seq: seq}
 }
 
-// save writes a snapshot unless a newer one was written already. It must be
-// called without g.mu held.
+// save writes a snapshot unless a newer one was written already, over the
+// record's version this coordinator knows. It must be called without g.mu
+// held. A save refused because another coordinator wrote the group since
+// (ErrGroupFenced) lets go of the cluster's groups: see fenced.
 func (g *group) save(ctx context.Context, rec GroupRecord, seq uint64) error {
 	release, err := g.acquireSaveSlot(ctx)
 	if err != nil {
 		return err
 	}
-	defer release()
 	g.mu.Lock()
 	stale := seq <= g.savedSeq
+	rec.Version = g.storeVersion
 	g.mu.Unlock()
 	if stale {
+		release()
 		return nil
 	}
 	if err := g.c.store.SaveGroup(ctx, g.cluster.name, rec); err != nil {
+		release()
+		if errors.Is(err, ErrGroupFenced) {
+			g.fenced()
+		}
 		return fmt.Errorf("save group %s/%s generation %d: %w", g.cluster.name, g.name, rec.Generation, err)
 	}
 	g.mu.Lock()
 	g.savedSeq = max(g.savedSeq, seq)
+	g.storeVersion = rec.Version + 1
 	g.mu.Unlock()
+	release()
 	return nil
+}
+
+// commitOffsets writes offsets of the group over the record's version this
+// coordinator knows, so that a deposed coordinator, whose members and
+// generations are stale, cannot move offsets its successor's members
+// committed back. It must be called without g.mu held.
+func (g *group) commitOffsets(ctx context.Context, offsets []CommittedOffset) error {
+	release, err := g.acquireSaveSlot(ctx)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	version := g.storeVersion
+	g.mu.Unlock()
+	err = g.c.store.CommitOffsetsAt(ctx, g.cluster.name, g.name, version, offsets)
+	release()
+	if errors.Is(err, ErrGroupFenced) {
+		g.fenced()
+	}
+	return err
+}
+
+// fenced handles a write the Store refused because another coordinator
+// wrote the group since this one read it: this broker is not (or is no
+// longer) its coordinator, whatever its view of the cell says. The
+// cluster's groups are dropped without writing, waiting requests are
+// answered NOT_COORDINATOR, and the next request loads them afresh from the
+// Store, at the latest state. It must be called without g.mu held.
+func (g *group) fenced() {
+	g.log.Warn("group written by another coordinator; letting go of the cluster's groups")
+	c := g.c
+	c.mu.Lock()
+	cl := c.clusters[g.cluster.name]
+	if cl == g.cluster {
+		delete(c.clusters, g.cluster.name)
+	}
+	c.mu.Unlock()
+	g.cluster.release()
 }
 
 func (g *group) acquireSaveSlot(ctx context.Context) (release func(), err error) {
@@ -168,6 +215,7 @@ func (c *Coordinator) restoreGroup(cl *clusterGroups, rec GroupRecord) *group {
 		g.syncConsumerState()
 	}
 	g.lastSaveSeq, g.savedSeq = 1, 1
+	g.storeVersion = rec.Version
 	return g
 }
 
@@ -191,11 +239,26 @@ func (g *group) deleteEmpty(ctx context.Context) int16 {
 
 	release, err := g.acquireSaveSlot(ctx)
 	if err == nil {
-		err = g.c.deleteGroupData(ctx, g.cluster.name, g.name)
+		g.mu.Lock()
+		version := g.storeVersion
+		g.mu.Unlock()
+		if version > 0 {
+			// Only over the record this coordinator knows: a deposed
+			// one must not delete a group its successor revived.
+			err = g.c.store.DeleteGroupAt(ctx, g.cluster.name, g.name, version)
+		} else {
+			err = g.c.deleteGroupData(ctx, g.cluster.name, g.name)
+		}
 		release()
 	}
 	g.mu.Lock()
 	g.deleting = false
+	if errors.Is(err, ErrGroupFenced) {
+		g.unlock()
+		g.log.Warn("delete group", "err", err)
+		g.fenced()
+		return kerr.NotCoordinator.Code
+	}
 	if err != nil {
 		g.unlock()
 		g.log.Warn("delete group", "err", err)

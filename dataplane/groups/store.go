@@ -1,25 +1,48 @@
 package groups
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Store persists group state and committed offsets. The dataplane metadata
 // DB implements it, so a broker restart (or another broker) resumes a group
 // where it stopped.
 type Store interface {
 	// SaveGroup records the group's durable state (protocol type, protocol,
-	// generation, leader, members with their metadata and assignments).
+	// generation, leader, members with their metadata and assignments)
+	// if the stored record is still at g.Version (0: there is none), and
+	// raises its version to g.Version+1; otherwise it fails with
+	// ErrGroupFenced and writes nothing.
 	SaveGroup(ctx context.Context, cluster string, g GroupRecord) error
+	// LoadGroups returns the records with their versions.
 	LoadGroups(ctx context.Context, cluster string) ([]GroupRecord, error)
 	DeleteGroup(ctx context.Context, cluster, group string) error
+	// DeleteGroupAt deletes the group's record and all its committed
+	// offsets at once, if the record is at version; otherwise it fails
+	// with ErrGroupFenced and deletes nothing.
+	DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error
 
 	CommitOffsets(ctx context.Context, cluster, group string, offsets []CommittedOffset) error
+	// CommitOffsetsAt is CommitOffsets made only while the group's record
+	// is at version (0: while there is none); otherwise it fails with
+	// ErrGroupFenced and commits nothing.
+	CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []CommittedOffset) error
 	// FetchOffsets returns committed offsets; topics nil means all.
 	FetchOffsets(ctx context.Context, cluster, group string, topics []string) ([]CommittedOffset, error)
 	DeleteOffsets(ctx context.Context, cluster, group string, topic string, partitions []int32) error
 }
 
+// ErrGroupFenced is returned by Store writes made over a group record
+// that another coordinator changed since: the writer is no longer (or not
+// yet) the group's coordinator.
+var ErrGroupFenced = errors.New("group record changed by another coordinator")
+
 // GroupRecord is the durable form of a classic consumer group.
 type GroupRecord struct {
+	// Version is the record's version in the Store (not part of the
+	// document): what LoadGroups read, what SaveGroup expects to replace.
+	Version      int64 `json:"-"`
 	Name         string
 	ProtocolType string
 	Protocol     string

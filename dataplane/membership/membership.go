@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Broker is a live broker as clients are told of it.
@@ -26,6 +27,29 @@ type Broker struct {
 	Host string
 	Port int32
 	Rack string
+	// Listeners are the advertised addresses of each of the broker's
+	// Kafka listeners, by listener name, sorted by name; Host and Port
+	// are its plaintext one's.
+	Listeners []Listener
+}
+
+// Listener is where clients reach a broker through one of its listeners.
+type Listener struct {
+	Name string // as broker listeners are named: SASL_PLAINTEXT, SASL_SSL, ...
+	Host string
+	Port int32
+}
+
+// Endpoint is where a client connected through the listener named
+// listener reaches b: that listener's address when b registered one, else
+// b's Host and Port (a broker that registered no listeners).
+func (b Broker) Endpoint(listener string) (host string, port int32) {
+	for _, l := range b.Listeners {
+		if l.Name == listener {
+			return l.Host, l.Port
+		}
+	}
+	return b.Host, b.Port
 }
 
 // View is the set of live brokers at one generation.
@@ -117,30 +141,99 @@ func mix(x uint64) uint64 {
 	return x
 }
 
+// Without is the view less one broker.
+func (v View) Without(id int32) View {
+	i, ok := slices.BinarySearchFunc(v.Brokers, id, func(b Broker, id int32) int { return int(b.NodeID) - int(id) })
+	if !ok {
+		return v
+	}
+	v.Brokers = slices.Delete(slices.Clone(v.Brokers), i, i+1)
+	return v
+}
+
 // Live holds the view a broker routes by, replaced as the registry learns
 // of changes. A view never replaces a newer one.
+//
+// A broker's own lease may lapse while it runs (it lost the DB, or was
+// paused): past the deadline its registry last renewed the lease to, the
+// broker is left out of the view it routes by, so it leads and
+// coordinates nothing until it renews (SetDeadline) — by then other
+// brokers may have taken over what it held.
 type Live struct {
 	self int32
+	now  func() time.Time
 
-	mu        sync.Mutex // guards view and listeners
+	mu        sync.Mutex // guards the fields below
 	view      View
 	listeners []func(old, cur View)
+	// deadline is when this broker's lease lapses unless renewed (zero:
+	// never); lapsed is set once listeners were told it did.
+	deadline time.Time
+	lapsed   bool
 }
 
 // NewLive returns the holder of this broker's (self's) view, starting at
 // initial.
 func NewLive(self int32, initial View) *Live {
-	return &Live{self: self, view: initial}
+	return &Live{self: self, view: initial, now: time.Now}
 }
 
 // Self is this broker's node id.
 func (l *Live) Self() int32 { return l.self }
 
-// View is the current view.
+// View is the current view; without this broker once its lease lapsed.
 func (l *Live) View() View {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.view
+	v, expired := l.view, l.expiredLocked()
+	l.mu.Unlock()
+	if expired {
+		return v.Without(l.self)
+	}
+	return v
+}
+
+// expiredLocked reports whether the deadline passed; l.mu must be held.
+func (l *Live) expiredLocked() bool {
+	return !l.deadline.IsZero() && !l.now().Before(l.deadline)
+}
+
+// SetDeadline records that this broker's lease, just renewed, holds until
+// d at least. If it had lapsed, listeners are told the broker is back.
+func (l *Live) SetDeadline(d time.Time) {
+	l.mu.Lock()
+	wasLapsed := l.lapsed
+	l.deadline, l.lapsed = d, false
+	v := l.view
+	listeners := slices.Clone(l.listeners)
+	l.mu.Unlock()
+	if wasLapsed {
+		for _, f := range listeners {
+			f(v.Without(l.self), v)
+		}
+	}
+}
+
+// CheckLapse tells listeners, once, that this broker's lease lapsed (so
+// that it lets go of what it coordinates), and reports whether it did.
+// View leaves the broker out from the deadline on whether or not this is
+// called; the registry calls it on each heartbeat.
+func (l *Live) CheckLapse() bool {
+	l.mu.Lock()
+	if !l.expiredLocked() {
+		l.mu.Unlock()
+		return false
+	}
+	tell := !l.lapsed
+	l.lapsed = true
+	v := l.view
+	listeners := slices.Clone(l.listeners)
+	l.mu.Unlock()
+	if tell {
+		for _, f := range listeners {
+			f(v, v.Without(l.self))
+		}
+	}
+	return true
 }
 
 // OnChange registers f, called (outside any lock, in order of changes,
@@ -154,8 +247,14 @@ func (l *Live) OnChange(f func(old, cur View)) {
 
 // Coordinates reports whether this broker coordinates a key (of a
 // coordinator key type) of a cluster in the current view; a view without
-// brokers leaves everything to it.
+// brokers leaves everything to it, unless its lease lapsed.
 func (l *Live) Coordinates(cluster string, keyType int8, key string) bool {
+	l.mu.Lock()
+	expired := l.expiredLocked()
+	l.mu.Unlock()
+	if expired {
+		return false
+	}
 	c, ok := l.View().Coordinator(cluster, keyType, key)
 	return !ok || c.NodeID == l.self
 }

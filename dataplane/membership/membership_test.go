@@ -25,7 +25,7 @@ func TestLeaderIsStableAndBalanced(t *testing.T) {
 			t.Fatal("no leader among three brokers")
 		}
 		again, _ := three.Leader("lkc-a", "orders", p)
-		if again != before {
+		if again.NodeID != before.NodeID {
 			t.Fatalf("partition %d: leader %d then %d for the same view", p, before.NodeID, again.NodeID)
 		}
 		counts[before.NodeID]++

@@ -151,11 +151,34 @@ func (d *dataplane) serve(ctx context.Context) error {
 			cancel()
 		}()
 	}
+	// A broker whose node id another process took (its lease lapsed, say
+	// while it was paused, and the id was claimed) must not serve under
+	// it: it stops, and the process with it. Restarted, it registers
+	// afresh: under the same id if that is free again, else it waits
+	// and fails with ErrNodeIDTaken.
+	lostc := make(chan error, 1)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-d.lease.Lost():
+			lostc <- fmt.Errorf("node id %d: %w", d.lease.NodeID(), tiered.ErrLeaseLost)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var errs []error
 	for range d.listeners {
 		if err := <-errc; err != nil {
 			errs = append(errs, err)
 		}
+	}
+	cancel()
+	<-watched
+	select {
+	case err := <-lostc:
+		errs = append(errs, err)
+	default:
 	}
 	return errors.Join(errs...)
 }

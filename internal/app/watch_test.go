@@ -45,9 +45,15 @@ const brokerReady = "AFFLUENT_BROKER_READY "
 
 type brokerProcessSpec struct {
 	DataDir, KafkaAddr, ControlPlaneAddr string
-	// MTLSAddr, when set, is a listener requiring client certificates.
-	MTLSAddr  string
-	MaxReauth time.Duration
+	// MTLSAddr, when set, is a listener requiring client certificates;
+	// TLSAddr a SASL_SSL listener.
+	MTLSAddr, TLSAddr string
+	MaxReauth         time.Duration
+	// MetadataURL and ObjectStoreURL, when set, are storage shared with
+	// other brokers.
+	MetadataURL, ObjectStoreURL string
+	// BrokerID, when set, is the node id asked for (else one is claimed).
+	BrokerID *int32 `json:",omitempty"`
 }
 
 func init() {
@@ -74,6 +80,11 @@ func serveBrokerProcess(raw string) int {
 	cfg.Kafka.Addr = spec.KafkaAddr
 	cfg.Kafka.MaxReauth = spec.MaxReauth
 	cfg.Kafka.MTLSAddr = spec.MTLSAddr
+	cfg.Kafka.TLSAddr = spec.TLSAddr
+	if spec.BrokerID != nil {
+		cfg.Kafka.BrokerID = *spec.BrokerID
+	}
+	cfg.Storage.MetadataURL, cfg.Storage.ObjectStoreURL = spec.MetadataURL, spec.ObjectStoreURL
 	cfg.ControlPlane.Addr = spec.ControlPlaneAddr
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "broker process config:", err)

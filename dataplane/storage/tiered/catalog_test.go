@@ -108,10 +108,21 @@ func testGroupsStore(t *testing.T, cfg Config) {
 	if err := s.SaveGroup(ctx, "c", g); err != nil {
 		t.Fatal(err)
 	}
-	g.Generation = 4
+	// Saves are made over the version read: a second first save, or a
+	// save over a version since replaced, is refused and writes nothing.
+	if err := s.SaveGroup(ctx, "c", g); !errors.Is(err, groups.ErrGroupFenced) {
+		t.Fatalf("second save of a new group: %v, want ErrGroupFenced", err)
+	}
+	g.Generation, g.Version = 4, 1
 	if err := s.SaveGroup(ctx, "c", g); err != nil {
 		t.Fatal(err)
 	}
+	stale := g
+	stale.Generation = 9
+	if err := s.SaveGroup(ctx, "c", stale); !errors.Is(err, groups.ErrGroupFenced) {
+		t.Fatalf("save over a replaced version: %v, want ErrGroupFenced", err)
+	}
+	g.Version = 2
 	if err := s.SaveGroup(ctx, "other", groups.GroupRecord{Name: "billing", State: "Empty"}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +136,28 @@ func testGroupsStore(t *testing.T, cfg Config) {
 	}
 	offsets[0].Offset = 11
 	if err := s.CommitOffsets(ctx, "c", "billing", offsets[:1]); err != nil {
+		t.Fatal(err)
+	}
+	// Commits made over a version of the group other than the stored one
+	// write nothing; over the stored one (0 for a group without a record)
+	// they are made.
+	regress := []groups.CommittedOffset{offsets[0]}
+	regress[0].Offset = 1
+	for _, v := range []int64{0, 1, 3} {
+		if err := s.CommitOffsetsAt(ctx, "c", "billing", v, regress); !errors.Is(err, groups.ErrGroupFenced) {
+			t.Fatalf("commit over version %d of a group at 2: %v, want ErrGroupFenced", v, err)
+		}
+	}
+	if err := s.CommitOffsetsAt(ctx, "c", "billing", 2, offsets[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitOffsetsAt(ctx, "c", "no-record", 0, offsets[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitOffsetsAt(ctx, "c", "no-record", 1, regress); !errors.Is(err, groups.ErrGroupFenced) {
+		t.Fatalf("commit over version 1 of a group without a record: %v, want ErrGroupFenced", err)
+	}
+	if err := s.DeleteOffsets(ctx, "c", "no-record", "orders", []int32{0}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,7 +13,8 @@ import (
 	"github.com/affluent-io/affluent/dataplane/groups"
 )
 
-// SaveGroup implements groups.Store: the record is kept as one JSON document.
+// SaveGroup implements groups.Store: the record is kept as one JSON
+// document, written over the version it was read at.
 func (s *Store) SaveGroup(ctx context.Context, cluster string, g groups.GroupRecord) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -22,11 +24,26 @@ func (s *Store) SaveGroup(ctx context.Context, cluster string, g groups.GroupRec
 		return fmt.Errorf("encode group %s: %w", g.Name, err)
 	}
 	err = s.db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO consumer_groups (cluster, group_name, record, update_time_ms)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (cluster, group_name)
-			DO UPDATE SET record = excluded.record, update_time_ms = excluded.update_time_ms`,
-			cluster, g.Name, string(doc), time.Now().UnixMilli())
-		return err
+		var res sql.Result
+		var err error
+		if g.Version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO consumer_groups (cluster, group_name, record, update_time_ms, version)
+				VALUES ($1, $2, $3, $4, 1) ON CONFLICT (cluster, group_name) DO NOTHING`,
+				cluster, g.Name, string(doc), time.Now().UnixMilli())
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE consumer_groups SET record = $1, update_time_ms = $2, version = version + 1
+				WHERE cluster = $3 AND group_name = $4 AND version = $5`,
+				string(doc), time.Now().UnixMilli(), cluster, g.Name, g.Version)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("%w (expected version %d)", groups.ErrGroupFenced, g.Version)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("save group %s/%s: %w", cluster, g.Name, err)
@@ -39,7 +56,7 @@ func (s *Store) LoadGroups(ctx context.Context, cluster string) ([]groups.GroupR
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT group_name, record FROM consumer_groups
+	rows, err := s.db.read.QueryContext(ctx, `SELECT group_name, record, version FROM consumer_groups
 		WHERE cluster = $1 ORDER BY group_name`, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("load groups of %s: %w", cluster, err)
@@ -48,13 +65,15 @@ func (s *Store) LoadGroups(ctx context.Context, cluster string) ([]groups.GroupR
 	var out []groups.GroupRecord
 	for rows.Next() {
 		var name, doc string
-		if err := rows.Scan(&name, &doc); err != nil {
+		var version int64
+		if err := rows.Scan(&name, &doc, &version); err != nil {
 			return nil, fmt.Errorf("load groups of %s: %w", cluster, err)
 		}
 		var g groups.GroupRecord
 		if err := json.Unmarshal([]byte(doc), &g); err != nil {
 			return nil, fmt.Errorf("decode group %s/%s: %w", cluster, name, err)
 		}
+		g.Version = version
 		out = append(out, g)
 	}
 	if err := rows.Err(); err != nil {
@@ -83,12 +102,70 @@ func (s *Store) DeleteGroup(ctx context.Context, cluster, group string) error {
 	return nil
 }
 
-// CommitOffsets implements groups.Store, all offsets in one transaction.
-func (s *Store) CommitOffsets(ctx context.Context, cluster, group string, offsets []groups.CommittedOffset) error {
+// DeleteGroupAt implements groups.Store: the record is locked, its
+// version checked, and the offsets and record deleted in one transaction.
+func (s *Store) DeleteGroupAt(ctx context.Context, cluster, group string, version int64) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		var stored int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
+			s.db.dialect.forUpdate, cluster, group).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			stored = 0
+		case err != nil:
+			return fmt.Errorf("read version of group: %w", err)
+		}
+		if stored != version {
+			return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM committed_offsets WHERE cluster = $1 AND group_name = $2`, cluster, group); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM consumer_groups WHERE cluster = $1 AND group_name = $2`, cluster, group)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete group %s/%s: %w", cluster, group, err)
+	}
+	return nil
+}
+
+// CommitOffsets implements groups.Store, all offsets in one transaction.
+func (s *Store) CommitOffsets(ctx context.Context, cluster, group string, offsets []groups.CommittedOffset) error {
+	return s.commitOffsets(ctx, cluster, group, -1, offsets)
+}
+
+// CommitOffsetsAt implements groups.Store: the group's record is locked
+// (or seen absent) in the transaction that writes the offsets, so a save
+// by another coordinator comes wholly before or after it.
+func (s *Store) CommitOffsetsAt(ctx context.Context, cluster, group string, version int64, offsets []groups.CommittedOffset) error {
+	return s.commitOffsets(ctx, cluster, group, version, offsets)
+}
+
+// commitOffsets writes offsets, after checking the group record's version
+// unless version is negative.
+func (s *Store) commitOffsets(ctx context.Context, cluster, group string, version int64, offsets []groups.CommittedOffset) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		if version >= 0 {
+			var stored int64
+			err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
+				s.db.dialect.forUpdate, cluster, group).Scan(&stored)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				stored = 0
+			case err != nil:
+				return fmt.Errorf("read version of group: %w", err)
+			}
+			if stored != version {
+				return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
+			}
+		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO committed_offsets (cluster, group_name, topic, partition_id,
 			committed_offset, leader_epoch, metadata, commit_time_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (cluster, group_name, topic, partition_id) DO UPDATE SET

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,9 @@ type MemberConfig struct {
 	Host string
 	Port int32
 	Rack string
+	// Listeners are the advertised addresses of every Kafka listener, by
+	// name: clients are told the ones of the listener they came through.
+	Listeners []membership.Listener
 	// HeartbeatInterval is how often the lease is renewed and the view
 	// read; LeaseTTL how long a lease outlives its last renewal.
 	HeartbeatInterval time.Duration
@@ -55,6 +59,11 @@ type MemberConfig struct {
 	// OnChange, when set, is called from the heartbeat goroutine with each
 	// new view, after Live holds it.
 	OnChange func(old, cur membership.View)
+
+	// beforeRenew, when set (by tests), runs on the heartbeat goroutine
+	// before each renewal: blocking in it stalls the lease as a paused
+	// process or a lost DB would, while requests go on being served.
+	beforeRenew func()
 }
 
 func (c *MemberConfig) setDefaults() {
@@ -84,6 +93,11 @@ func (c *MemberConfig) validate() error {
 // node id asked for until the registration gives up.
 var ErrNodeIDTaken = errors.New("node id held by another live broker")
 
+// ErrLeaseLost is why a lease stopped (Lease.Lost): while this broker's
+// lease had lapsed, another process took its node id (a new broker, or
+// this same broker restarted from its data directory).
+var ErrLeaseLost = errors.New("broker lease lost: node id taken by another process")
+
 // Lease is this broker's membership: its node id, renewed in the
 // background, and the view of live brokers it last read.
 type Lease struct {
@@ -93,10 +107,12 @@ type Lease struct {
 	owner       string // stable identity of the broker
 	incarnation string // random per Register
 	self        int32
+	listeners   string // cfg.Listeners as stored: JSON, sorted by name
 	live        *membership.Live
 
 	stop      chan struct{}
 	done      chan struct{}
+	lost      chan struct{} // closed when the node id was taken: see Lost
 	stopOnce  sync.Once
 	closeOnce sync.Once
 }
@@ -119,7 +135,17 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 		return nil, err
 	}
 	l := &Lease{s: s, cfg: cfg, log: s.log.With("component", "membership"), self: cfg.NodeID,
-		incarnation: randomHex(8), stop: make(chan struct{}), done: make(chan struct{})}
+		incarnation: randomHex(8), stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	if len(cfg.Listeners) > 0 {
+		sorted := slices.SortedFunc(slices.Values(cfg.Listeners), func(a, b membership.Listener) int {
+			return strings.Compare(a.Name, b.Name)
+		})
+		raw, err := json.Marshal(sorted)
+		if err != nil {
+			return nil, fmt.Errorf("membership config: listeners: %w", err)
+		}
+		l.listeners = string(raw)
+	}
 	id, err := readIdentity(cfg.IdentityFile)
 	if err != nil {
 		return nil, err
@@ -134,7 +160,9 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 
 	giveUp := time.Now().Add(2 * cfg.LeaseTTL)
 	var view membership.View
+	var renewed time.Time
 	for {
+		renewed = time.Now()
 		view, err = l.renew(ctx, false)
 		if err == nil {
 			break
@@ -155,6 +183,7 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 		}
 	}
 	l.live = membership.NewLive(l.self, view)
+	l.live.SetDeadline(renewed.Add(cfg.LeaseTTL))
 	if cfg.OnChange != nil {
 		l.live.OnChange(cfg.OnChange)
 	}
@@ -166,8 +195,17 @@ func (s *Store) Register(ctx context.Context, cfg MemberConfig) (*Lease, error) 
 // NodeID is this broker's id.
 func (l *Lease) NodeID() int32 { return l.self }
 
-// Live holds the view of live brokers, as of the last renewal.
+// Live holds the view of live brokers, as of the last renewal. Once the
+// lease may have lapsed (no renewal for LeaseTTL, timed from when the last
+// successful one started, so earlier than the DB can judge it lapsed), the
+// view leaves this broker out until it renews.
 func (l *Lease) Live() *membership.Live { return l.live }
+
+// Lost is closed when the lease is lost for good (ErrLeaseLost): another
+// process took this broker's node id while its lease had lapsed. The
+// lease is no longer renewed and the view leaves this broker out; the
+// broker must stop, as it cannot serve under an id another one holds.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Close stops renewing and gives the lease up, so that other brokers take
 // over at once rather than after LeaseTTL. Calls after the first do
@@ -197,7 +235,7 @@ func (l *Lease) run() {
 	// outage every lease looks lapsed, and each broker must be given the
 	// time to renew its own before anyone is declared gone.
 	healthySince := time.Now()
-	failing := false
+	failing, lapsed := false, false
 	for {
 		select {
 		case <-l.stop:
@@ -206,19 +244,38 @@ func (l *Lease) run() {
 			return
 		case <-t.C:
 		}
+		if l.cfg.beforeRenew != nil {
+			l.cfg.beforeRenew()
+		}
+		// A lapse is acted on before renewing: after a pause longer than
+		// the TTL, what this broker coordinated may have moved already.
+		if l.live.CheckLapse() && !lapsed {
+			l.log.Warn("broker lease lapsed: leading and coordinating nothing until renewed", "node_id", l.self)
+			lapsed = true
+		}
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(l.s.bg, l.cfg.LeaseTTL)
 		view, err := l.renew(ctx, !healthySince.IsZero() && time.Since(healthySince) >= l.cfg.LeaseTTL)
 		cancel()
+		if errors.Is(err, ErrLeaseLost) {
+			l.log.Error("broker lease lost: another process took this broker's node id while its lease had lapsed; "+
+				"this broker must stop", "node_id", l.self, "err", err)
+			l.live.CheckLapse()
+			close(l.lost)
+			return
+		}
 		if err != nil {
 			if !failing {
 				l.log.Warn("broker lease renewal failing", "node_id", l.self, "err", err)
 			}
 			failing, healthySince = true, time.Time{}
+			l.live.CheckLapse()
 			continue
 		}
-		if failing {
+		if failing || lapsed {
 			l.log.Info("broker lease renewed again", "node_id", l.self, "generation", view.Generation)
 		}
+		lapsed = false
 		failing = false
 		if healthySince.IsZero() {
 			healthySince = time.Now()
@@ -227,6 +284,7 @@ func (l *Lease) run() {
 			l.log.Info("broker membership changed", "generation", view.Generation, "brokers", nodeIDs(view),
 				"was", nodeIDs(old))
 		}
+		l.live.SetDeadline(start.Add(l.cfg.LeaseTTL))
 	}
 }
 
@@ -245,6 +303,7 @@ type leaseRow struct {
 	host               string
 	port               int32
 	rack               string
+	listeners          string // JSON of []membership.Listener, or ''
 	expiresMs          int64
 }
 
@@ -283,17 +342,21 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 		changed := false
 		expires := now + l.cfg.LeaseTTL.Milliseconds()
 		mine := leaseRow{nodeID: l.self, owner: l.owner, incarnation: l.incarnation,
-			host: l.cfg.Host, port: l.cfg.Port, rack: l.cfg.Rack, expiresMs: expires}
+			host: l.cfg.Host, port: l.cfg.Port, rack: l.cfg.Rack, listeners: l.listeners, expiresMs: expires}
 		i := slices.IndexFunc(rows, func(r leaseRow) bool { return r.nodeID == l.self })
 		switch {
 		case i < 0:
-			if _, err := tx.ExecContext(ctx, `INSERT INTO broker_leases (node_id, owner, incarnation, host, port, rack, expires_ms)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)`, mine.nodeID, mine.owner, mine.incarnation, mine.host, mine.port,
-				mine.rack, mine.expiresMs); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO broker_leases (node_id, owner, incarnation, host, port, rack,
+				listeners, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, mine.nodeID, mine.owner, mine.incarnation,
+				mine.host, mine.port, mine.rack, mine.listeners, mine.expiresMs); err != nil {
 				return fmt.Errorf("insert lease of broker %d: %w", l.self, err)
 			}
 			rows = append(rows, mine)
 			changed = true
+		case l.live != nil && rows[i].incarnation != l.incarnation:
+			// Registered, yet the row is another process's: it took the
+			// id after this lease lapsed and was removed.
+			return fmt.Errorf("%w: broker %d now held by owner %s", ErrLeaseLost, l.self, rows[i].owner)
 		case rows[i].owner != l.owner && rows[i].expiresMs >= now:
 			return fmt.Errorf("%w: broker %d (lease for %v more)", ErrNodeIDTaken, l.self,
 				time.Duration(rows[i].expiresMs-now)*time.Millisecond)
@@ -302,12 +365,13 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 			// or another broker's lapsed lease.
 			old := rows[i]
 			if _, err := tx.ExecContext(ctx, `UPDATE broker_leases SET owner = $1, incarnation = $2, host = $3,
-				port = $4, rack = $5, expires_ms = $6 WHERE node_id = $7`, mine.owner, mine.incarnation, mine.host,
-				mine.port, mine.rack, mine.expiresMs, mine.nodeID); err != nil {
+				port = $4, rack = $5, listeners = $6, expires_ms = $7 WHERE node_id = $8`, mine.owner, mine.incarnation,
+				mine.host, mine.port, mine.rack, mine.listeners, mine.expiresMs, mine.nodeID); err != nil {
 				return fmt.Errorf("renew lease of broker %d: %w", l.self, err)
 			}
 			rows[i] = mine
-			changed = old.owner != mine.owner || old.host != mine.host || old.port != mine.port || old.rack != mine.rack
+			changed = old.owner != mine.owner || old.host != mine.host || old.port != mine.port || old.rack != mine.rack ||
+				old.listeners != mine.listeners
 		}
 		if sweep {
 			kept := rows[:0]
@@ -338,9 +402,11 @@ func (l *Lease) renew(ctx context.Context, sweep bool) (membership.View, error) 
 	return view, err
 }
 
-// release removes this broker's lease, raising the generation.
+// release removes this broker's lease, raising the generation; a lease
+// already removed (or taken by another process) is left alone.
 func (l *Lease) release(ctx context.Context) error {
 	db := l.s.db
+	released := false
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT next_value FROM id_sequences WHERE name = 'broker_generation'`+
 			db.dialect.forUpdate); err != nil {
@@ -354,18 +420,21 @@ func (l *Lease) release(ctx context.Context) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
+		released = true
 		_, err = tx.ExecContext(ctx, `UPDATE id_sequences SET next_value = next_value + 1 WHERE name = 'broker_generation'`)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("release lease of broker %d: %w", l.self, err)
 	}
-	l.log.Info("broker lease released", "node_id", l.self)
+	if released {
+		l.log.Info("broker lease released", "node_id", l.self)
+	}
 	return nil
 }
 
 func readLeases(ctx context.Context, tx *sql.Tx) ([]leaseRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT node_id, owner, incarnation, host, port, rack, expires_ms
+	rows, err := tx.QueryContext(ctx, `SELECT node_id, owner, incarnation, host, port, rack, listeners, expires_ms
 		FROM broker_leases ORDER BY node_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read broker leases: %w", err)
@@ -374,7 +443,7 @@ func readLeases(ctx context.Context, tx *sql.Tx) ([]leaseRow, error) {
 	var out []leaseRow
 	for rows.Next() {
 		var r leaseRow
-		if err := rows.Scan(&r.nodeID, &r.owner, &r.incarnation, &r.host, &r.port, &r.rack, &r.expiresMs); err != nil {
+		if err := rows.Scan(&r.nodeID, &r.owner, &r.incarnation, &r.host, &r.port, &r.rack, &r.listeners, &r.expiresMs); err != nil {
 			return nil, fmt.Errorf("scan broker lease: %w", err)
 		}
 		out = append(out, r)
@@ -406,7 +475,13 @@ func claimNodeID(rows []leaseRow, owner string) int32 {
 func leaseView(gen int64, rows []leaseRow) membership.View {
 	v := membership.View{Generation: gen, Brokers: make([]membership.Broker, 0, len(rows))}
 	for _, r := range rows {
-		v.Brokers = append(v.Brokers, membership.Broker{NodeID: r.nodeID, Host: r.host, Port: r.port, Rack: r.rack})
+		b := membership.Broker{NodeID: r.nodeID, Host: r.host, Port: r.port, Rack: r.rack}
+		if r.listeners != "" {
+			// A damaged list is dropped: clients are then told Host and
+			// Port, as for a broker that registered none.
+			_ = json.Unmarshal([]byte(r.listeners), &b.Listeners)
+		}
+		v.Brokers = append(v.Brokers, b)
 	}
 	slices.SortFunc(v.Brokers, func(a, b membership.Broker) int { return int(a.NodeID) - int(b.NodeID) })
 	return v

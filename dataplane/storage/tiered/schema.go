@@ -164,4 +164,21 @@ var migrations = []migration{
 		// every change of the leases' set or addresses.
 		`INSERT INTO id_sequences (name, next_value) VALUES ('broker_generation', 0)`,
 	}},
+	// ---- fencing: group record versions (branch fencing; renumber at merge) ----
+	{version: 5, statements: []string{
+		// A group's record carries a version raised by every save; a
+		// coordinator saves (and commits offsets) only over the version it
+		// loaded or last wrote, so a deposed coordinator cannot overwrite
+		// what its successor wrote (groups.go). Records that predate the
+		// column start at 1; 0 means "no record".
+		`ALTER TABLE consumer_groups ADD COLUMN version BIGINT NOT NULL DEFAULT 1`,
+	}},
+	{version: 6, statements: []string{
+		// Every Kafka listener's advertised address (JSON list of
+		// membership.Listener), so that clients are sent to the listener
+		// of the kind they connected through; '' for brokers that
+		// registered only host and port.
+		`ALTER TABLE broker_leases ADD COLUMN listeners TEXT NOT NULL DEFAULT ''`,
+	}},
+	// ---- end fencing ----
 }
