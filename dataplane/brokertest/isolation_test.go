@@ -272,6 +272,17 @@ func isolationCases(b tenantB) []isolationCase {
 			return req
 		}, asDeveloper: groupAuth, asAdmin: -1},
 		{name: "ListGroups", req: func() kmsg.Request { return kmsg.NewPtrListGroupsRequest() }, asDeveloper: -1, asAdmin: -1},
+		{name: "ConsumerGroupHeartbeat", req: func() kmsg.Request {
+			req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = bGroup, "m-isolation", 0, 10000
+			req.SubscribedTopicNames, req.Topics = []string{bTopic}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+			return req
+		}, asDeveloper: groupAuth, asAdmin: -1}, // JoinGroup made a classic group of the name in A
+		{name: "ConsumerGroupDescribe", req: func() kmsg.Request {
+			req := kmsg.NewPtrConsumerGroupDescribeRequest()
+			req.Groups, req.IncludeAuthorizedOperations = []string{bGroup}, true
+			return req
+		}, asDeveloper: groupAuth, asAdmin: -1},
 		{name: "CreateTopics", req: func() kmsg.Request {
 			req := kmsg.NewPtrCreateTopicsRequest()
 			rt := kmsg.NewCreateTopicsRequestTopic()
@@ -561,6 +572,17 @@ func checkListing(t *testing.T, who string, resp kmsg.Response) {
 	case *kmsg.DescribeGroupsResponse:
 		if g := r.Groups[0]; len(g.Members) != 0 || (g.State != "Dead" && g.State != "" && g.State != "Empty") {
 			t.Fatalf("describes group %+v", g)
+		}
+	case *kmsg.ConsumerGroupDescribeResponse:
+		for _, g := range r.Groups {
+			if who == "alice" && len(g.Members) != 0 {
+				t.Fatalf("describes consumer group %s with %d members", g.Group, len(g.Members))
+			}
+			for _, m := range g.Members {
+				if m.MemberID != "m-isolation" {
+					t.Fatalf("describes member %s of consumer group %s", m.MemberID, g.Group)
+				}
+			}
 		}
 	case *kmsg.OffsetFetchResponse:
 		for _, g := range r.Groups {
