@@ -307,7 +307,35 @@ func isolationCases(b tenantB) []isolationCase {
 			req := kmsg.NewPtrInitProducerIDRequest()
 			req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(bTxn), 60000
 			return req
-		}, asDeveloper: txnAuth, asAdmin: txnAuth}, // transactions are not supported yet
+		}, asDeveloper: txnAuth, asAdmin: 0}, // A's own transactional id of that name
+		{name: "AddPartitionsToTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrAddPartitionsToTxnRequest()
+			req.TransactionalID = bTxn
+			rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+			rt.Topic, rt.Partitions = bTopic, []int32{0}
+			req.Topics = append(req.Topics, rt)
+			return req
+		}, asDeveloper: txnAuth, asAdmin: unknownTopic},
+		{name: "AddOffsetsToTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrAddOffsetsToTxnRequest()
+			req.TransactionalID, req.Group = bTxn, bGroup
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
+		{name: "EndTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrEndTxnRequest()
+			req.TransactionalID, req.Commit = bTxn, true
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
+		{name: "TxnOffsetCommit", req: func() kmsg.Request {
+			req := kmsg.NewPtrTxnOffsetCommitRequest()
+			req.TransactionalID, req.Group, req.Generation = bTxn, bGroup, -1
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = bTopic
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
 		{name: "OffsetForLeaderEpoch", req: func() kmsg.Request {
 			req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 			req.ReplicaID = -1

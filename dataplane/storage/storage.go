@@ -90,7 +90,11 @@ type Batch struct {
 	BaseSequence   int32
 	Transactional  bool
 	Control        bool
-	LogAppendTime  bool // the topic uses message.timestamp.type=LogAppendTime
+	// ControlType is the marker a control batch carries (ControlAbort,
+	// ControlCommit); control batches are written by the transaction
+	// coordinator only.
+	ControlType   int16
+	LogAppendTime bool // the topic uses message.timestamp.type=LogAppendTime
 }
 
 // AppendResult is what a committed append produced.

@@ -106,6 +106,11 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 				pb.result, pb.err = pb.dupOf.result(logStart), storage.ErrDuplicateSequence
 			}
 		}
+		if g.transactional() {
+			if err := recordTxnBatches(ctx, tx, g); err != nil {
+				return nil, fmt.Errorf("transactional index of %s/%d: %w", g.key.topicID, g.key.partition, err)
+			}
+		}
 		for id, st := range producers {
 			if st == nil || !st.dirty {
 				continue
@@ -118,6 +123,16 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 		committed = append(committed, committedPartition{group: g, next: next, logStart: logStart, chunks: chunks, data: data})
 	}
 	return committed, nil
+}
+
+// transactional reports whether some batch of g belongs to a transaction.
+func (g *partitionBatches) transactional() bool {
+	for _, pb := range g.batches {
+		if pb.batch.Transactional {
+			return true
+		}
+	}
+	return false
 }
 
 // lockPartitions takes the row locks of the partitions of a flush, in one
@@ -178,6 +193,23 @@ func checkSequences(ctx context.Context, selectProducer *sql.Stmt, g *partitionB
 				return nil, 0, err
 			}
 			producers[b.ProducerID] = st
+		}
+		if b.Control {
+			// A transaction marker carries no sequence: it is checked
+			// for its epoch only, and may raise it (an abort that fences
+			// the producer).
+			if st != nil && b.ProducerEpoch < st.epoch {
+				pb.err = storage.ErrInvalidProducerEpoch
+				continue
+			}
+			if st == nil {
+				st = &producerState{epoch: b.ProducerEpoch, lastSeq: -1}
+				producers[b.ProducerID] = st
+			}
+			st.acceptMarker(b.ProducerEpoch)
+			pb.accepted = true
+			records += int64(b.NumRecords)
+			continue
 		}
 		lastSeq := lastSequence(b.BaseSequence, pb.lastDelta)
 		dup, err := st.check(b.ProducerEpoch, b.BaseSequence, lastSeq)
