@@ -102,6 +102,9 @@ type Transactions interface {
 	// StageTxnOffsets keeps offsets committed by a transactional producer
 	// until its transaction ends.
 	StageTxnOffsets(ctx context.Context, cluster string, producerID int64, offsets []TxnOffset) error
+	// PendingTxnOffsets returns the partitions of group with offsets
+	// staged by a transaction not ended yet.
+	PendingTxnOffsets(ctx context.Context, cluster, group string) ([]TxnPartition, error)
 	// CompleteTransaction ends t's transaction in one DB transaction: the
 	// offsets staged by its producer become the groups' committed offsets
 	// (commit) or are dropped (abort), and t is saved as SaveTransaction

@@ -174,6 +174,28 @@ func (s *Store) StageTxnOffsets(ctx context.Context, cluster string, producerID 
 	return nil
 }
 
+// PendingTxnOffsets implements storage.Transactions.
+func (s *Store) PendingTxnOffsets(ctx context.Context, cluster, group string) ([]storage.TxnPartition, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.write.QueryContext(ctx, `SELECT DISTINCT topic, partition_id FROM txn_offsets
+		WHERE cluster = $1 AND group_name = $2`, cluster, group)
+	if err != nil {
+		return nil, fmt.Errorf("pending transactional offsets of %s/%s: %w", cluster, group, err)
+	}
+	defer rows.Close()
+	var out []storage.TxnPartition
+	for rows.Next() {
+		var p storage.TxnPartition
+		if err := rows.Scan(&p.Topic, &p.Partition); err != nil {
+			return nil, fmt.Errorf("pending transactional offsets of %s/%s: %w", cluster, group, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // CompleteTransaction implements storage.Transactions.
 func (s *Store) CompleteTransaction(ctx context.Context, cluster string, t *storage.Transaction, commit bool) error {
 	if err := s.checkOpen(); err != nil {
