@@ -3,10 +3,11 @@ package brokertest
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -314,4 +315,125 @@ func txnBatch(producerID int64, epoch int16, seq int32, value string) []byte {
 	binary.BigEndian.PutUint32(raw[53:], uint32(seq))
 	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
 	return raw
+}
+
+// describeTxn describes one transactional id.
+func describeTxn(t *testing.T, cl *kgo.Client, id string) kmsg.DescribeTransactionsResponseTransactionState {
+	t.Helper()
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{id}
+	resp, err := req.RequestWith(testContext(t), cl)
+	if err != nil {
+		t.Fatalf("describe transaction %s: %v", id, err)
+	}
+	st := resp.TransactionStates[0]
+	if err := kerr.ErrorForCode(st.ErrorCode); err != nil {
+		t.Fatalf("describe transaction %s: %v", id, err)
+	}
+	return st
+}
+
+func TestTransactionTimeoutAndDescriptions(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{})
+	const topic, id = "txn-timeout", "txn-t"
+	createTopic(t, h.Admin(t), topic, 1, nil)
+	ctx := testContext(t)
+	raw := h.Client(t)
+
+	// Two committed records of another producer and its commit marker
+	// first, so the stuck transaction starts at offset 3.
+	produceTxn(t, txnProducer(t, h, "txn-before", topic), 1, true, "before-1", "before-2")
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(id), 1500
+	initResp, err := init.RequestWith(ctx, raw)
+	if err != nil || initResp.ErrorCode != 0 {
+		t.Fatalf("init producer id: %v %v", err, kerr.ErrorForCode(initResp.ErrorCode))
+	}
+	pid, epoch := initResp.ProducerID, initResp.ProducerEpoch
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = topic, []int32{0}
+	add.Topics = append(add.Topics, at)
+	if resp, err := add.RequestWith(ctx, raw); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add partition: %v %+v", err, resp)
+	}
+	prod := rawProduce(topic, 0, txnBatch(pid, epoch, 0, "stuck"))
+	prod.TransactionID = kmsg.StringPtr(id)
+	if resp, err := prod.RequestWith(ctx, raw); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("transactional produce: %v %+v", err, resp)
+	}
+
+	// While it is open: described, listed, and its producer shown with
+	// the transaction's first offset.
+	st := describeTxn(t, raw, id)
+	if st.State != "Ongoing" || st.ProducerID != pid || st.ProducerEpoch != epoch || st.TimeoutMillis != 1500 ||
+		st.StartTimestamp <= 0 || len(st.Topics) != 1 || st.Topics[0].Topic != topic || !slices.Equal(st.Topics[0].Partitions, []int32{0}) {
+		t.Fatalf("described ongoing transaction %+v", st)
+	}
+	list := kmsg.NewPtrListTransactionsRequest()
+	list.StateFilters = []string{"Ongoing", "NoSuchState"}
+	listResp, err := list.RequestWith(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listResp.TransactionStates) != 1 || listResp.TransactionStates[0].TransactionalID != id ||
+		!slices.Equal(listResp.UnknownStateFilters, []string{"NoSuchState"}) {
+		t.Fatalf("ongoing transactions listed: %+v", listResp)
+	}
+	producers := kmsg.NewPtrDescribeProducersRequest()
+	pt := kmsg.NewDescribeProducersRequestTopic()
+	pt.Topic, pt.Partitions = topic, []int32{0}
+	producers.Topics = append(producers.Topics, pt)
+	prodDesc, err := producers.RequestWith(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, ap := range prodDesc.Topics[0].Partitions[0].ActiveProducers {
+		if ap.ProducerID == pid {
+			found = true
+			if ap.CurrentTxnStartOffset != 3 || ap.LastSequence != 0 || ap.ProducerEpoch != int32(epoch) {
+				t.Fatalf("producer described as %+v, want its transaction open at offset 3", ap)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("producer %d not described: %+v", pid, prodDesc)
+	}
+	if hw, lso := endOffsets(t, h, topic, 0); hw != 4 || lso != 3 {
+		t.Fatalf("high watermark %d, last stable offset %d with the transaction open, want 4 and 3", hw, lso)
+	}
+
+	// Past its timeout the coordinator aborts it at a new epoch.
+	deadline := time.Now().Add(20 * time.Second)
+	for st = describeTxn(t, raw, id); st.State != "CompleteAbort"; st = describeTxn(t, raw, id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("transaction still %s 20s after its 1.5s timeout", st.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st.ProducerID != pid || st.ProducerEpoch != epoch+1 {
+		t.Fatalf("aborted transaction at producer %d epoch %d, want %d epoch %d", st.ProducerID, st.ProducerEpoch, pid, epoch+1)
+	}
+	if hw, lso := endOffsets(t, h, topic, 0); hw != 5 || lso != 5 {
+		t.Fatalf("after the abort marker: high watermark %d, last stable offset %d, want 5 and 5", hw, lso)
+	}
+	prod = rawProduce(topic, 0, txnBatch(pid, epoch, 1, "zombie"))
+	prod.TransactionID = kmsg.StringPtr(id)
+	if resp, err := prod.RequestWith(ctx, raw); err != nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("produce of the timed out producer: %v %+v, want INVALID_PRODUCER_EPOCH", err, resp)
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, true
+	if resp, err := end.RequestWith(ctx, raw); err != nil || resp.ErrorCode != kerr.ProducerFenced.Code {
+		t.Fatalf("commit of the timed out producer: %v %+v, want PRODUCER_FENCED", err, resp)
+	}
+	if got, want := readValues(t, h, topic, true), []string{"before-1", "before-2"}; !slices.Equal(got, want) {
+		t.Fatalf("read_committed read %q, want %q", got, want)
+	}
+	if got, want := readValues(t, h, topic, false), []string{"before-1", "before-2", "stuck"}; !slices.Equal(got, want) {
+		t.Fatalf("read_uncommitted read %q, want %q", got, want)
+	}
 }
