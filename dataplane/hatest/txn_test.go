@@ -262,4 +262,3 @@ func firstError(errs []error) error {
 	}
 	return errs[0]
 }
-
