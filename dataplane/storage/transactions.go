@@ -120,6 +120,10 @@ type Transactions interface {
 	AbortedTransactions(ctx context.Context, tp TopicPartition, from, to int64) ([]AbortedTxn, error)
 	// Producers returns the producers tp remembers.
 	Producers(ctx context.Context, tp TopicPartition) ([]ProducerInfo, error)
+	// DeleteClusterTransactions drops every transactional id of a cluster
+	// and the offsets its transactions staged (the partitions' index goes
+	// with the topics).
+	DeleteClusterTransactions(ctx context.Context, cluster string) error
 }
 
 // Control record types of the markers ending a transaction in a partition

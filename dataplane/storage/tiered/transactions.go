@@ -305,6 +305,28 @@ func (s *Store) Producers(ctx context.Context, tp storage.TopicPartition) ([]sto
 	return out, rows.Err()
 }
 
+// DeleteClusterTransactions implements storage.Transactions.
+func (s *Store) DeleteClusterTransactions(ctx context.Context, cluster string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM txn_offsets WHERE cluster = $1`,
+			`DELETE FROM transactions WHERE cluster = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, cluster); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete transactions of %s: %w", cluster, err)
+	}
+	return nil
+}
+
 // recordTxnBatches updates the transactional index of a partition for the
 // accepted transactional batches of g, inside the commit transaction that
 // gives them their offsets: a producer's first batch opens its transaction

@@ -164,6 +164,14 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 		t.Fatalf("aborted transactions after reopening: %+v (%v), want b's and a's", aborted, err)
 	}
 
+	// Deleting the cluster drops its transactional ids.
+	if err := s.DeleteClusterTransactions(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Transaction(ctx, "c", "x"); err != nil || found {
+		t.Fatalf("transaction of a deleted cluster: found %v (%v)", found, err)
+	}
+
 	// Retention below an aborted span forgets it.
 	if _, err := s.DeleteRecords(ctx, tp, 8); err != nil {
 		t.Fatal(err)
