@@ -173,6 +173,9 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 				continue
 			}
 			batch.LogAppendTime = usesLogAppendTime(topic.Configs)
+			if txn != nil {
+				batch.TransactionalID = txn.TransactionalID
+			}
 			tp := storage.TopicPartition{Cluster: r.cluster(), Topic: rt.Topic, Partition: rp.Partition}
 			appends = append(appends, appendJob{tp: tp, batch: batch, sp: sp})
 		}

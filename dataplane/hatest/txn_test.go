@@ -133,9 +133,16 @@ func TestTransactionsUnderBrokerKills(t *testing.T) {
 		commits += m.Commits()
 	}
 
-	committed := readCommittedValues(t, c, eosOut)
+	// Every transaction ends, at the latest by its timeout, once the
+	// pipeline stopped: then nothing holds a last stable offset back.
+	waitStable(t, c, adm)
+	committedRecords := readCommittedValues(t, c, eosOut)
+	committed := make([][]byte, len(committedRecords))
+	for i, r := range committedRecords {
+		committed[i] = r.Value
+	}
 	if err := testutil.ExactlyOnce(committed, records); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s%s", err, describeOutput(t, adm), describeCopies(committedRecords))
 	}
 	outEnds, err := adm.ListEndOffsets(t.Context(), eosOut)
 	if err != nil {
@@ -212,7 +219,7 @@ func committedBehind(t *testing.T, adm *kadm.Client, ends kadm.ListedOffsets) st
 
 // readCommittedValues reads topic from the start up to its last stable
 // offsets with read_committed.
-func readCommittedValues(t *testing.T, c *cell, topic string) [][]byte {
+func readCommittedValues(t *testing.T, c *cell, topic string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -228,7 +235,7 @@ func readCommittedValues(t *testing.T, c *cell, topic string) [][]byte {
 		ends.Each(func(o kadm.ListedOffset) { finished = finished && positions[o.Partition] >= o.Offset })
 		return finished
 	}
-	var values [][]byte
+	var values []*kgo.Record
 	for !done() {
 		fetches := reader.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -237,7 +244,7 @@ func readCommittedValues(t *testing.T, c *cell, topic string) [][]byte {
 		fetches.EachError(func(topic string, p int32, err error) { t.Logf("read %s/%d: %v", topic, p, err) })
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
-				values = append(values, r.Value)
+				values = append(values, r)
 				positions[p.Partition] = max(positions[p.Partition], r.Offset+1)
 			}
 			// Markers are not records: the stable offset says how far
@@ -246,6 +253,90 @@ func readCommittedValues(t *testing.T, c *cell, topic string) [][]byte {
 		})
 	}
 	return values
+}
+
+// waitStable waits until every output partition's last stable offset is its
+// high watermark.
+func waitStable(t *testing.T, c *cell, adm *kadm.Client) {
+	t.Helper()
+	committed := kadm.NewClient(c.client(t, kgo.FetchIsolationLevel(kgo.ReadCommitted())))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		hws, err1 := adm.ListEndOffsets(t.Context(), eosOut)
+		lsos, err2 := committed.ListEndOffsets(t.Context(), eosOut)
+		open := ""
+		if err1 == nil && err2 == nil {
+			hws.Each(func(o kadm.ListedOffset) {
+				if l, ok := lsos.Lookup(eosOut, o.Partition); !ok || l.Offset != o.Offset {
+					open += fmt.Sprintf(" %d:%d/%d", o.Partition, l.Offset, o.Offset)
+				}
+			})
+			if open == "" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("output partitions still unstable 2 minutes after the pipeline stopped (%v %v):%s\n%s", err1, err2, open, describeOutput(t, adm))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// describeCopies lists, for the first input records read more than once,
+// where each copy is and which producer wrote it.
+func describeCopies(records []*kgo.Record) string {
+	copies := map[string][]*kgo.Record{}
+	for _, r := range records {
+		copies[string(r.Value)] = append(copies[string(r.Value)], r)
+	}
+	out, shown := "", 0
+	for v, rs := range copies {
+		if len(rs) < 2 || shown == 10 {
+			continue
+		}
+		shown++
+		out += "input " + v + ":"
+		for _, r := range rs {
+			out += fmt.Sprintf(" %d@%d (producer %d epoch %d, %v)", r.Partition, r.Offset, r.ProducerID, r.ProducerEpoch,
+				r.Timestamp.Format("15:04:05.000"))
+		}
+		out += "\n"
+	}
+	return out
+}
+
+// describeOutput says, for a failure, where each output partition's high
+// watermark and last stable offset are and which producers hold a
+// transaction open in it.
+func describeOutput(t *testing.T, adm *kadm.Client) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := ""
+	hws, err := adm.ListEndOffsets(ctx, eosOut)
+	if err != nil {
+		return "describe output: " + err.Error()
+	}
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{eosOut: {}})
+	if err != nil {
+		out += "describe producers: " + err.Error() + "\n"
+	}
+	hws.Each(func(o kadm.ListedOffset) {
+		out += fmt.Sprintf("partition %d: high watermark %d;", o.Partition, o.Offset)
+		if p, ok := producers[eosOut].Partitions[o.Partition]; ok {
+			for _, ap := range p.ActiveProducers {
+				if ap.CurrentTxnStartOffset >= 0 {
+					out += fmt.Sprintf(" producer %d epoch %d open from %d (last write %v);", ap.ProducerID, ap.ProducerEpoch,
+						ap.CurrentTxnStartOffset, time.UnixMilli(ap.LastTimestamp).Format(time.TimeOnly))
+				}
+			}
+		}
+		out += "\n"
+	})
+	txns, err := adm.ListTransactions(ctx, nil, nil)
+	if err == nil {
+		txns.Each(func(d kadm.ListedTransaction) { out += fmt.Sprintf("transaction %s: producer %d %s\n", d.TxnID, d.ProducerID, d.State) })
+	}
+	return out
 }
 
 func transformerErrors(members []*testutil.Transformer) []error {

@@ -73,7 +73,13 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 		return nil, fmt.Errorf("%w: wal object %s is too old to commit", storage.ErrUnavailable, f.objectKey)
 	}
 	committed := make([]committedPartition, 0, len(f.groups))
+	txns := txnCheckCache{}
 	for _, g := range f.groups {
+		if g.transactional() {
+			if err := txns.check(ctx, tx, g); err != nil {
+				return nil, err
+			}
+		}
 		producers, records, err := checkSequences(ctx, selectProducer, g)
 		if err != nil {
 			return nil, err
@@ -177,6 +183,10 @@ func checkSequences(ctx context.Context, selectProducer *sql.Stmt, g *partitionB
 	)
 	for _, pb := range g.batches {
 		pb.accepted, pb.dupOf, pb.err = false, nil, nil
+		if pb.txnErr != nil {
+			pb.err = pb.txnErr
+			continue
+		}
 		b := pb.batch
 		if b.ProducerID < 0 {
 			pb.accepted = true

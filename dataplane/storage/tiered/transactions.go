@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/affluent-io/affluent/dataplane/storage"
 )
@@ -323,6 +324,52 @@ func (s *Store) DeleteClusterTransactions(ctx context.Context, cluster string) e
 	})
 	if err != nil {
 		return fmt.Errorf("delete transactions of %s: %w", cluster, err)
+	}
+	return nil
+}
+
+// txnCheckCache holds the transaction records read by one commit.
+type txnCheckCache map[[2]string]*storage.Transaction // by cluster and transactional id; nil: none
+
+// check decides, inside the commit transaction and under the partition's
+// lock, about each transactional data batch of g that names its
+// transactional id: it commits only while its transaction is ongoing at
+// its producer id and epoch with the partition added. A coordinator ends
+// a transaction by saving its Prepare state before it writes the markers,
+// which need this partition's lock: a batch checked here either commits
+// before the marker, which then closes its transaction in the partition,
+// or sees the transaction ending and is refused — never a batch landing
+// after the marker and holding the last stable offset back for good (a
+// produce the client gave up on, still in a broker's pipeline).
+func (c txnCheckCache) check(ctx context.Context, tx *sql.Tx, g *partitionBatches) error {
+	for _, pb := range g.batches {
+		pb.txnErr = nil
+		b := pb.batch
+		if !b.Transactional || b.Control || b.TransactionalID == "" {
+			continue
+		}
+		key := [2]string{g.tp.Cluster, b.TransactionalID}
+		t, ok := c[key]
+		if !ok {
+			loaded, err := scanTxn(tx.QueryRowContext(ctx, `SELECT `+txnColumns+` FROM transactions
+				WHERE cluster = $1 AND transactional_id = $2`, g.tp.Cluster, b.TransactionalID))
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("load transaction %s: %w", b.TransactionalID, err)
+			default:
+				t = &loaded
+			}
+			c[key] = t
+		}
+		switch {
+		case t == nil || t.ProducerID != b.ProducerID:
+			pb.txnErr = fmt.Errorf("%w: producer %d has no transaction %s", storage.ErrInvalidTxnState, b.ProducerID, b.TransactionalID)
+		case t.ProducerEpoch != b.ProducerEpoch:
+			pb.txnErr = fmt.Errorf("%w: epoch %d, the transaction is at %d", storage.ErrInvalidProducerEpoch, b.ProducerEpoch, t.ProducerEpoch)
+		case t.State != storage.TxnOngoing || !slices.Contains(t.Partitions, storage.TxnPartition{Topic: g.tp.Topic, Partition: g.tp.Partition}):
+			pb.txnErr = fmt.Errorf("%w: transaction %s is %s", storage.ErrInvalidTxnState, b.TransactionalID, t.State)
+		}
 	}
 	return nil
 }

@@ -121,6 +121,27 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 		t.Fatalf("ongoing transactions %+v (%v)", ongoing, err)
 	}
 
+	// A batch naming its transactional id commits only while that
+	// transaction is ongoing with the partition, at the producer's epoch.
+	named := func(tag string, seq int32, epoch int16) storage.Batch {
+		b := txnData(t, batchSpec{tag: tag}, a, epoch, seq)
+		b.TransactionalID = "x"
+		return b
+	}
+	mustAppend(t, s, tp, named("in-txn", 1, 1))
+	if _, err := s.Append(ctx, tp, named("old-epoch", 2, 0)); !errors.Is(err, storage.ErrInvalidProducerEpoch) {
+		t.Fatalf("batch at an older epoch than its transaction's: %v, want ErrInvalidProducerEpoch", err)
+	}
+	txn.State = storage.TxnPrepareAbort
+	if err := s.SaveTransaction(ctx, "c", &txn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, tp, named("late", 2, 1)); !errors.Is(err, storage.ErrInvalidTxnState) {
+		t.Fatalf("batch of a transaction being aborted: %v, want ErrInvalidTxnState", err)
+	}
+	mustAppend(t, s, tp, txnMarker(t, a, 1, storage.ControlAbort))
+	unstable(-1)
+
 	// Staged offsets are pending until the transaction ends, then the
 	// group's (commit) or gone (abort).
 	if err := s.StageTxnOffsets(ctx, "c", a, []storage.TxnOffset{{Group: "g", Topic: "t", Partition: 0, Offset: 42, LeaderEpoch: -1}}); err != nil {
@@ -159,9 +180,9 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 		t.Fatal(err)
 	}
 	s = openStore(t, cfg)
-	unstable(10)
-	if aborted, err := s.AbortedTransactions(ctx, tp, 0, 100); err != nil || len(aborted) != 2 {
-		t.Fatalf("aborted transactions after reopening: %+v (%v), want b's and a's", aborted, err)
+	unstable(-1)
+	if aborted, err := s.AbortedTransactions(ctx, tp, 0, 100); err != nil || len(aborted) != 3 {
+		t.Fatalf("aborted transactions after reopening: %+v (%v), want b's and a's two", aborted, err)
 	}
 
 	// Deleting the cluster drops its transactional ids.
@@ -176,8 +197,8 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	if _, err := s.DeleteRecords(ctx, tp, 8); err != nil {
 		t.Fatal(err)
 	}
-	if aborted, _ := s.AbortedTransactions(ctx, tp, 0, 100); len(aborted) != 1 || aborted[0].LastOffset != 9 {
-		t.Fatalf("aborted transactions after deleting records before 8: %+v, want a's ending at 9 only", aborted)
+	if aborted, _ := s.AbortedTransactions(ctx, tp, 0, 100); len(aborted) != 2 || aborted[0].LastOffset != 9 {
+		t.Fatalf("aborted transactions after deleting records before 8: %+v, want a's two only", aborted)
 	}
 }
 
