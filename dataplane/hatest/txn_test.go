@@ -334,7 +334,9 @@ func describeOutput(t *testing.T, adm *kadm.Client) string {
 	})
 	txns, err := adm.ListTransactions(ctx, nil, nil)
 	if err == nil {
-		txns.Each(func(d kadm.ListedTransaction) { out += fmt.Sprintf("transaction %s: producer %d %s\n", d.TxnID, d.ProducerID, d.State) })
+		txns.Each(func(d kadm.ListedTransaction) {
+			out += fmt.Sprintf("transaction %s: producer %d %s\n", d.TxnID, d.ProducerID, d.State)
+		})
 	}
 	return out
 }
