@@ -8,14 +8,16 @@ package broker
 // INVALID_TXN_STATE; another producer id is INVALID_PRODUCER_ID_MAPPING and
 // an older epoch PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v3). The
 // group coordinator checks the member (groups/txn_offset_commit.go) and the
-// offsets are staged in the metadata DB until EndTxn makes them the
-// group's (commit) or drops them (abort). It needs WRITE on the
+// offsets are staged in the metadata DB — if the transaction is still
+// ongoing then, checked in the same DB transaction — until EndTxn makes
+// them the group's (commit) or drops them (abort). It needs WRITE on the
 // transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the
 // group (GROUP_AUTHORIZATION_FAILED) and READ on each topic
 // (TOPIC_AUTHORIZATION_FAILED), whose partitions must exist.
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,7 +38,7 @@ func init() {
 // offset commits (*groups.Coordinator).
 type txnOffsetCommitter interface {
 	TxnOffsetCommit(ctx context.Context, cluster string, req *kmsg.TxnOffsetCommitRequest,
-		stage func(ctx context.Context, offsets []groups.CommittedOffset) error) *kmsg.TxnOffsetCommitResponse
+		stage func(ctx context.Context, offsets []groups.CommittedOffset) int16) *kmsg.TxnOffsetCommitResponse
 }
 
 var _ txnOffsetCommitter = (*groups.Coordinator)(nil)
@@ -84,13 +86,22 @@ func (b *Broker) handleTxnOffsetCommit(ctx context.Context, r *request) (kmsg.Re
 		}
 		return resp, nil
 	}
-	stage := func(ctx context.Context, offsets []groups.CommittedOffset) error {
+	stage := func(ctx context.Context, offsets []groups.CommittedOffset) int16 {
 		staged := make([]storage.TxnOffset, len(offsets))
 		for i, o := range offsets {
 			staged[i] = storage.TxnOffset{Group: req.Group, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset,
 				LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata, CommitTime: o.CommitTime}
 		}
-		return ts.StageTxnOffsets(ctx, r.cluster(), req.ProducerID, staged)
+		err := ts.StageTxnOffsets(ctx, r.cluster(), req.TransactionalID, req.ProducerID, req.ProducerEpoch, staged)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, storage.ErrInvalidProducerEpoch) && req.Version >= 3:
+			return kerr.ProducerFenced.Code
+		case errors.Is(err, storage.ErrInvalidProducerEpoch), errors.Is(err, storage.ErrInvalidTxnState):
+			return errorCode(err)
+		}
+		return b.txnStorageCode(ctx, r, "stage transactional offsets", err)
 	}
 	return gc.TxnOffsetCommit(ctx, r.cluster(), req, stage), nil
 }

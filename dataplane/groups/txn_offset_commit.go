@@ -18,9 +18,9 @@ import (
 )
 
 // TxnOffsetCommit checks the committer of req and passes its offsets to
-// stage; stage's failure is COORDINATOR_NOT_AVAILABLE for them.
+// stage, whose error code (0: staged) answers them all.
 func (c *Coordinator) TxnOffsetCommit(ctx context.Context, cluster string, req *kmsg.TxnOffsetCommitRequest,
-	stage func(ctx context.Context, offsets []CommittedOffset) error) *kmsg.TxnOffsetCommitResponse {
+	stage func(ctx context.Context, offsets []CommittedOffset) int16) *kmsg.TxnOffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	resp.Version = req.Version
 	resp.Topics = make([]kmsg.TxnOffsetCommitResponseTopic, len(req.Topics))
@@ -71,10 +71,9 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, cluster string, req *
 	if len(offsets) == 0 {
 		return resp
 	}
-	if err := stage(ctx, offsets); err != nil {
-		c.log.Warn("stage transactional offsets", "cluster", cluster, "group", req.Group, "err", err)
+	if code := stage(ctx, offsets); code != 0 {
 		for _, rp := range written {
-			rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			rp.ErrorCode = code
 		}
 	}
 	return resp

@@ -100,8 +100,14 @@ type Transactions interface {
 	OngoingTransactions(ctx context.Context, before int64) ([]ClusterTransaction, error)
 
 	// StageTxnOffsets keeps offsets committed by a transactional producer
-	// until its transaction ends.
-	StageTxnOffsets(ctx context.Context, cluster string, producerID int64, offsets []TxnOffset) error
+	// until its transaction ends, if — checked in the same DB transaction,
+	// against the coordinator's saves — that transaction is still Ongoing
+	// at producerID and epoch with each offset's group added; else
+	// ErrInvalidProducerEpoch (another epoch) or ErrInvalidTxnState, and
+	// nothing is staged. Offsets staged by a request that raced the end of
+	// the transaction would otherwise outlive it: holding the partitions
+	// unstable, then committed by the producer's next transaction.
+	StageTxnOffsets(ctx context.Context, cluster, transactionalID string, producerID int64, epoch int16, offsets []TxnOffset) error
 	// PendingTxnOffsets returns the partitions of group with offsets
 	// staged by a transaction not ended yet.
 	PendingTxnOffsets(ctx context.Context, cluster, group string) ([]TxnPartition, error)

@@ -151,12 +151,31 @@ func (s *Store) OngoingTransactions(ctx context.Context, before int64) ([]storag
 }
 
 // StageTxnOffsets implements storage.Transactions.
-func (s *Store) StageTxnOffsets(ctx context.Context, cluster string, producerID int64, offsets []storage.TxnOffset) error {
+func (s *Store) StageTxnOffsets(ctx context.Context, cluster, transactionalID string, producerID int64, epoch int16, offsets []storage.TxnOffset) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		// The row lock orders this with the coordinator's saves: staged
+		// before the transaction ends (and ended with it), or refused.
+		t, err := scanTxn(tx.QueryRowContext(ctx, `SELECT `+txnColumns+` FROM transactions
+			WHERE cluster = $1 AND transactional_id = $2`+s.db.dialect.forUpdate, cluster, transactionalID))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%w: no transactional id %s", storage.ErrInvalidTxnState, transactionalID)
+		case err != nil:
+			return err
+		case t.ProducerID != producerID:
+			return fmt.Errorf("%w: producer %d is not %s's", storage.ErrInvalidTxnState, producerID, transactionalID)
+		case t.ProducerEpoch != epoch:
+			return fmt.Errorf("%w: epoch %d, the transaction is at %d", storage.ErrInvalidProducerEpoch, epoch, t.ProducerEpoch)
+		case t.State != storage.TxnOngoing:
+			return fmt.Errorf("%w: transaction %s is %s", storage.ErrInvalidTxnState, transactionalID, t.State)
+		}
 		for _, o := range offsets {
+			if !slices.Contains(t.Groups, o.Group) {
+				return fmt.Errorf("%w: group %s is not in transaction %s", storage.ErrInvalidTxnState, o.Group, transactionalID)
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO txn_offsets (cluster, producer_id, group_name, topic,
 				partition_id, committed_offset, leader_epoch, metadata, commit_time_ms)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -170,7 +189,7 @@ func (s *Store) StageTxnOffsets(ctx context.Context, cluster string, producerID 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("stage transactional offsets of producer %d in %s: %w", producerID, cluster, err)
+		return fmt.Errorf("stage transactional offsets of %s in %s: %w", transactionalID, cluster, err)
 	}
 	return nil
 }

@@ -143,8 +143,29 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	unstable(-1)
 
 	// Staged offsets are pending until the transaction ends, then the
-	// group's (commit) or gone (abort).
-	if err := s.StageTxnOffsets(ctx, "c", a, []storage.TxnOffset{{Group: "g", Topic: "t", Partition: 0, Offset: 42, LeaderEpoch: -1}}); err != nil {
+	// group's (commit) or gone (abort); they are staged only into an
+	// ongoing transaction of the producer's epoch that added the group.
+	ongoing := func() {
+		t.Helper()
+		txn.State = storage.TxnOngoing
+		if err := s.SaveTransaction(ctx, "c", &txn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stage := func(group string, epoch int16, offset int64) error {
+		return s.StageTxnOffsets(ctx, "c", "x", a, epoch, []storage.TxnOffset{{Group: group, Topic: "t", Partition: 0, Offset: offset, LeaderEpoch: -1}})
+	}
+	if err := stage("g", 1, 7); !errors.Is(err, storage.ErrInvalidTxnState) {
+		t.Fatalf("offsets staged into a transaction being aborted: %v, want ErrInvalidTxnState", err)
+	}
+	ongoing()
+	if err := stage("g", 0, 7); !errors.Is(err, storage.ErrInvalidProducerEpoch) {
+		t.Fatalf("offsets staged at an old epoch: %v, want ErrInvalidProducerEpoch", err)
+	}
+	if err := stage("other-group", 1, 7); !errors.Is(err, storage.ErrInvalidTxnState) {
+		t.Fatalf("offsets of a group not in the transaction: %v, want ErrInvalidTxnState", err)
+	}
+	if err := stage("g", 1, 42); err != nil {
 		t.Fatal(err)
 	}
 	if pending, err := s.PendingTxnOffsets(ctx, "c", "g"); err != nil || len(pending) != 1 {
@@ -164,7 +185,11 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	if pending, _ := s.PendingTxnOffsets(ctx, "c", "g"); len(pending) != 0 {
 		t.Fatalf("still pending after the commit: %+v", pending)
 	}
-	if err := s.StageTxnOffsets(ctx, "c", a, []storage.TxnOffset{{Group: "g", Topic: "t", Partition: 0, Offset: 99}}); err != nil {
+	if err := stage("g", 1, 99); !errors.Is(err, storage.ErrInvalidTxnState) {
+		t.Fatalf("offsets staged into a committed transaction: %v, want ErrInvalidTxnState", err)
+	}
+	ongoing()
+	if err := stage("g", 1, 99); err != nil {
 		t.Fatal(err)
 	}
 	txn.State = storage.TxnCompleteAbort
