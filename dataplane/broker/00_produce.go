@@ -18,10 +18,12 @@ package broker
 // INVALID_PRODUCER_EPOCH), for partitions added to its ongoing transaction
 // (else INVALID_TXN_STATE, as is a transactional batch without a
 // transactional id); storage then checks their sequences as for any
-// idempotent producer and indexes the open transaction (txn.go). acks must
-// be -1, 0 or 1, all meaning durable in object storage; acks=0 gets no
-// response, and an error closes the connection (as Kafka does: the producer
-// then refreshes its metadata). Topics using
+// idempotent producer, checks the transaction again as the batch commits
+// (a batch racing the end of its transaction is refused, not left holding
+// the last stable offset back) and indexes the open transaction (txn.go).
+// acks must be -1, 0 or 1, all meaning durable in object storage; acks=0
+// gets no response, and an error closes the connection (as Kafka does: the
+// producer then refreshes its metadata). Topics using
 // message.timestamp.type=LogAppendTime get the append time back.
 //
 // Quotas (quotas.go, limits.go): the request's size counts against the
