@@ -159,15 +159,13 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 		}
 		return t, kerr.InvalidProducerEpoch.Code, nil
 	}
-	bumped := false
+	fenced := false
 	switch t.State {
 	case storage.TxnOngoing:
 		// The previous incarnation's transaction is aborted at a new
 		// epoch, which fences it everywhere it wrote.
-		if err := b.bumpEpoch(ctx, &t); err != nil {
-			return t, 0, err
-		}
-		bumped = true
+		fenceEpoch(&t)
+		fenced = true
 		if err := b.endTxn(ctx, cluster, &t, false); err != nil {
 			return t, 0, err
 		}
@@ -176,29 +174,30 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 			return t, 0, err
 		}
 	}
-	if !bumped {
-		if err := b.bumpEpoch(ctx, &t); err != nil {
+	if !fenced {
+		fenceEpoch(&t)
+	}
+	if t.ProducerEpoch == math.MaxInt16 {
+		// The epochs ran out: a new producer id, as Kafka gives.
+		pid, err := b.cfg.Log.AllocateProducerID(ctx)
+		if err != nil {
 			return t, 0, err
 		}
+		t.ProducerID, t.ProducerEpoch = pid, 0
 	}
 	t.State, t.Partitions, t.Groups = storage.TxnEmpty, nil, nil
 	t.TimeoutMs, t.StartTime, t.UpdateTime = timeoutMs, -1, nowMs()
 	return t, 0, ts.SaveTransaction(ctx, cluster, &t)
 }
 
-// bumpEpoch raises t's epoch, or, when the epoch is exhausted, gives it a
-// new producer id at epoch 0 (as Kafka does).
-func (b *Broker) bumpEpoch(ctx context.Context, t *storage.Transaction) error {
-	if t.ProducerEpoch < math.MaxInt16-1 {
+// fenceEpoch raises t's epoch (up to the last, math.MaxInt16): markers
+// written at it fence the producer's older epochs in each partition, and
+// the coordinator refuses them. The producer id stays, so that the markers
+// close the transactions it opened.
+func fenceEpoch(t *storage.Transaction) {
+	if t.ProducerEpoch < math.MaxInt16 {
 		t.ProducerEpoch++
-		return nil
 	}
-	pid, err := b.cfg.Log.AllocateProducerID(ctx)
-	if err != nil {
-		return err
-	}
-	t.ProducerID, t.ProducerEpoch = pid, 0
-	return nil
 }
 
 // beginTxnMember adds partitions or groups to t's transaction, which
@@ -390,9 +389,7 @@ func (b *Broker) expireTxn(ctx context.Context, cluster, id string) error {
 	}
 	b.log.Info("aborting timed out transaction", "cluster", cluster, "transactional_id", id,
 		"producer_id", t.ProducerID, "timeout_ms", t.TimeoutMs)
-	if err := b.bumpEpoch(ctx, &t); err != nil {
-		return err
-	}
+	fenceEpoch(&t)
 	return b.endTxn(ctx, cluster, &t, false)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -110,5 +111,18 @@ func TestTxnExpired(t *testing.T) {
 		if got := txnExpired(tc.txn, now); got != tc.want {
 			t.Errorf("%+v expired: %v, want %v", tc.txn, got, tc.want)
 		}
+	}
+}
+
+func TestFenceEpoch(t *testing.T) {
+	txn := storage.Transaction{ProducerID: 9, ProducerEpoch: 4}
+	fenceEpoch(&txn)
+	if txn.ProducerID != 9 || txn.ProducerEpoch != 5 {
+		t.Fatalf("fenced to %d/%d, want 9/5", txn.ProducerID, txn.ProducerEpoch)
+	}
+	txn.ProducerEpoch = math.MaxInt16
+	fenceEpoch(&txn)
+	if txn.ProducerID != 9 || txn.ProducerEpoch != math.MaxInt16 {
+		t.Fatalf("fenced at the last epoch to %d/%d, want it kept", txn.ProducerID, txn.ProducerEpoch)
 	}
 }
