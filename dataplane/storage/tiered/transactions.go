@@ -222,6 +222,13 @@ func (s *Store) CompleteTransaction(ctx context.Context, cluster string, t *stor
 		return err
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		// The transaction's row first, as StageTxnOffsets takes it: the
+		// two then queue on it rather than deadlock on the staged rows.
+		var version int64
+		if err := tx.QueryRowContext(ctx, `SELECT version FROM transactions WHERE cluster = $1 AND transactional_id = $2`+
+			s.db.dialect.forUpdate, cluster, t.TransactionalID).Scan(&version); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("lock transaction: %w", err)
+		}
 		if commit {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO committed_offsets (cluster, group_name, topic,
 				partition_id, committed_offset, leader_epoch, metadata, commit_time_ms)
