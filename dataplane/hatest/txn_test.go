@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/internal/testutil"
 )
@@ -111,8 +113,8 @@ func TestTransactionsUnderBrokerKills(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the pipeline did not commit the end of its input within 3 minutes of the last input (%d kills); behind: %s; transformer errors: %v",
-					kills, behind, transformerErrors(members))
+				t.Fatalf("the pipeline did not commit the end of its input within 3 minutes of the last input (%d kills); behind: %s; transformer errors: %v\n%s",
+					kills, behind, transformerErrors(members), describePipeline(c.client(t), adm))
 			}
 		}
 		if time.Now().After(nextKill) {
@@ -300,6 +302,44 @@ func describeCopies(records []*kgo.Record) string {
 				r.Timestamp.Format("15:04:05.000"))
 		}
 		out += "\n"
+	}
+	return out
+}
+
+// describePipeline says, for a stalled pipeline, where its transactions
+// and group are.
+func describePipeline(cl *kgo.Client, adm *kadm.Client) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := ""
+	txns, err := adm.DescribeTransactions(ctx, "eos-0", "eos-1", "eos-2")
+	if err != nil {
+		out += "describe transactions: " + err.Error() + "\n"
+	}
+	txns.Each(func(d kadm.DescribedTransaction) {
+		out += fmt.Sprintf("transaction %s: producer %d epoch %d %s since %v, timeout %dms, partitions %v, err %v\n",
+			d.TxnID, d.ProducerID, d.ProducerEpoch, d.State, time.UnixMilli(d.StartTimestamp).Format(time.TimeOnly),
+			d.TimeoutMillis, d.Topics, d.Err)
+	})
+	groups, err := adm.DescribeGroups(ctx, eosGroup)
+	if err != nil {
+		out += "describe group: " + err.Error() + "\n"
+	}
+	for _, g := range groups {
+		out += fmt.Sprintf("group %s: %s, coordinator %d, %d members, err %v\n", g.Group, g.State, g.Coordinator.NodeID, len(g.Members), g.Err)
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group, req.RequireStable = eosGroup, true
+	if resp, err := req.RequestWith(ctx, cl); err == nil {
+		unstable := 0
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					unstable++
+				}
+			}
+		}
+		out += fmt.Sprintf("offset fetch with require_stable: %d partitions refused (error %v)\n", unstable, kerr.ErrorForCode(resp.ErrorCode))
 	}
 	return out
 }
