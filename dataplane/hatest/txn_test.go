@@ -113,8 +113,8 @@ func TestTransactionsUnderBrokerKills(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the pipeline did not commit the end of its input within 3 minutes of the last input (%d kills); behind: %s; transformer errors: %v\n%s",
-					kills, behind, transformerErrors(members), describePipeline(c.client(t), adm))
+				t.Fatalf("the pipeline did not commit the end of its input within 3 minutes of the last input (%d kills); behind: %s; transformers: %v; errors: %v\n%s",
+					kills, behind, members, transformerErrors(members), describePipeline(c.client(t), adm))
 			}
 		}
 		if time.Now().After(nextKill) {

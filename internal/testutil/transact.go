@@ -26,10 +26,12 @@ type Transformer struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu   sync.Mutex // guards errs and commits
+	mu   sync.Mutex // guards the fields below
 	errs []error
-	// commits counts committed transactions.
-	commits int
+	// commits and aborts count the transactions ended each way.
+	commits, aborts int
+	// lastRecords is when a poll last returned records.
+	lastRecords time.Time
 }
 
 // StartTransformer starts a Transformer named name (its transactional id)
@@ -70,6 +72,18 @@ func (tr *Transformer) Commits() int {
 	return tr.commits
 }
 
+// String says how far the transformer got, for failure reports.
+func (tr *Transformer) String() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	last := "never"
+	if !tr.lastRecords.IsZero() {
+		last = time.Since(tr.lastRecords).Round(time.Millisecond).String() + " ago"
+	}
+	return fmt.Sprintf("%s: %d transactions committed, %d aborted, records last polled %s, %d errors",
+		tr.name, tr.commits, tr.aborts, last, len(tr.errs))
+}
+
 func (tr *Transformer) fail(err error) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -107,6 +121,9 @@ func (tr *Transformer) step(ctx context.Context, sess *kgo.GroupTransactSession)
 	if fetches.NumRecords() == 0 {
 		return true
 	}
+	tr.mu.Lock()
+	tr.lastRecords = time.Now()
+	tr.mu.Unlock()
 	if err := sess.Begin(); err != nil {
 		tr.fail(fmt.Errorf("begin: %w", err))
 		return false
@@ -140,11 +157,13 @@ func (tr *Transformer) step(ctx context.Context, sess *kgo.GroupTransactSession)
 		}
 		return false
 	}
+	tr.mu.Lock()
 	if committed {
-		tr.mu.Lock()
 		tr.commits++
-		tr.mu.Unlock()
+	} else {
+		tr.aborts++
 	}
+	tr.mu.Unlock()
 	return true
 }
 
