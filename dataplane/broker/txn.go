@@ -44,6 +44,8 @@ const (
 	// A transaction left in a Prepare state this long is taken as
 	// abandoned by a failed broker and completed by the timeout pass.
 	txnPrepareStale = 5 * time.Second
+	// markerTimeout bounds the wait for a transaction's markers.
+	markerTimeout = 30 * time.Second
 )
 
 // txnCoordinator serializes the requests for each transactional id.
@@ -258,6 +260,14 @@ func (b *Broker) endTxn(ctx context.Context, cluster string, t *storage.Transact
 // deleted needs none.
 func (b *Broker) writeMarkers(ctx context.Context, cluster string, t storage.Transaction, commit bool) error {
 	batch := markerBatch(t.ProducerID, t.ProducerEpoch, commit, nowMs())
+	// Storage commits a marker only while the transaction is in the
+	// Prepare state it was written for, so one that commits after this
+	// attempt gave up cannot end a later transaction.
+	batch.TransactionalID = t.TransactionalID
+	// The markers are waited for even if the client goes away: an
+	// answer from storage tells whether they committed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markerTimeout)
+	defer cancel()
 	errs := make([]error, len(t.Partitions))
 	var wg sync.WaitGroup
 	for i, p := range t.Partitions {

@@ -358,20 +358,23 @@ func (s *Store) DeleteClusterTransactions(ctx context.Context, cluster string) e
 type txnCheckCache map[[2]string]*storage.Transaction // by cluster and transactional id; nil: none
 
 // check decides, inside the commit transaction and under the partition's
-// lock, about each transactional data batch of g that names its
-// transactional id: it commits only while its transaction is ongoing at
-// its producer id and epoch with the partition added. A coordinator ends
-// a transaction by saving its Prepare state before it writes the markers,
-// which need this partition's lock: a batch checked here either commits
+// lock, about each transactional batch of g that names its transactional
+// id. A data batch commits only while its transaction is ongoing at its
+// producer id and epoch with the partition added: a coordinator ends a
+// transaction by saving its Prepare state before it writes the markers,
+// which need this partition's lock, so a batch checked here either commits
 // before the marker, which then closes its transaction in the partition,
 // or sees the transaction ending and is refused — never a batch landing
 // after the marker and holding the last stable offset back for good (a
-// produce the client gave up on, still in a broker's pipeline).
+// produce the client gave up on, still in a broker's pipeline). A marker
+// commits only while its transaction is in the matching Prepare state: one
+// left over from an earlier attempt to end a transaction, committing late,
+// must not close (or abort) the producer's next transaction.
 func (c txnCheckCache) check(ctx context.Context, tx *sql.Tx, g *partitionBatches) error {
 	for _, pb := range g.batches {
 		pb.txnErr = nil
 		b := pb.batch
-		if !b.Transactional || b.Control || b.TransactionalID == "" {
+		if !b.Transactional || b.TransactionalID == "" {
 			continue
 		}
 		key := [2]string{g.tp.Cluster, b.TransactionalID}
@@ -388,12 +391,19 @@ func (c txnCheckCache) check(ctx context.Context, tx *sql.Tx, g *partitionBatche
 			}
 			c[key] = t
 		}
+		want := storage.TxnOngoing
+		if b.Control {
+			want = storage.TxnPrepareAbort
+			if b.ControlType == storage.ControlCommit {
+				want = storage.TxnPrepareCommit
+			}
+		}
 		switch {
 		case t == nil || t.ProducerID != b.ProducerID:
 			pb.txnErr = fmt.Errorf("%w: producer %d has no transaction %s", storage.ErrInvalidTxnState, b.ProducerID, b.TransactionalID)
 		case t.ProducerEpoch != b.ProducerEpoch:
 			pb.txnErr = fmt.Errorf("%w: epoch %d, the transaction is at %d", storage.ErrInvalidProducerEpoch, b.ProducerEpoch, t.ProducerEpoch)
-		case t.State != storage.TxnOngoing || !slices.Contains(t.Partitions, storage.TxnPartition{Topic: g.tp.Topic, Partition: g.tp.Partition}):
+		case t.State != want || !slices.Contains(t.Partitions, storage.TxnPartition{Topic: g.tp.Topic, Partition: g.tp.Partition}):
 			pb.txnErr = fmt.Errorf("%w: transaction %s is %s", storage.ErrInvalidTxnState, b.TransactionalID, t.State)
 		}
 	}

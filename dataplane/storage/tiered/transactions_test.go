@@ -185,6 +185,13 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	if pending, _ := s.PendingTxnOffsets(ctx, "c", "g"); len(pending) != 0 {
 		t.Fatalf("still pending after the commit: %+v", pending)
 	}
+	// A marker of an earlier attempt to end the transaction, committing
+	// late, must not end the next one.
+	late := txnMarker(t, a, 1, storage.ControlAbort)
+	late.TransactionalID = "x"
+	if _, err := s.Append(ctx, tp, late); !errors.Is(err, storage.ErrInvalidTxnState) {
+		t.Fatalf("a marker of a completed transaction: %v, want ErrInvalidTxnState", err)
+	}
 	if err := stage("g", 1, 99); !errors.Is(err, storage.ErrInvalidTxnState) {
 		t.Fatalf("offsets staged into a committed transaction: %v, want ErrInvalidTxnState", err)
 	}
