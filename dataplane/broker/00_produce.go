@@ -12,11 +12,18 @@ package broker
 // checks them; a duplicate batch is answered with its original offset.
 // A partition another broker of the cell leads is NOT_LEADER_OR_FOLLOWER,
 // which sends the producer there (routing.go says why we refuse rather than
-// accept). Transactional produce is refused (INVALID_TXN_STATE,
-// "transactions are not supported yet") until transactions exist. acks must
-// be -1, 0 or 1, all meaning durable in object storage; acks=0 gets no
-// response, and an error closes the connection (as Kafka does: the producer
-// then refreshes its metadata). Topics using
+// accept). A request with a transactional id carries transactional batches
+// of the producer id and epoch its transaction has now (another id is
+// INVALID_PRODUCER_ID_MAPPING, another epoch — a fenced zombie —
+// INVALID_PRODUCER_EPOCH), for partitions added to its ongoing transaction
+// (else INVALID_TXN_STATE, as is a transactional batch without a
+// transactional id); storage then checks their sequences as for any
+// idempotent producer, checks the transaction again as the batch commits
+// (a batch racing the end of its transaction is refused, not left holding
+// the last stable offset back) and indexes the open transaction (txn.go).
+// acks must be -1, 0 or 1, all meaning durable in object storage; acks=0
+// gets no response, and an error closes the connection (as Kafka does: the
+// producer then refreshes its metadata). Topics using
 // message.timestamp.type=LogAppendTime get the append time back.
 //
 // Quotas (quotas.go, limits.go): the request's size counts against the
@@ -41,6 +48,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +65,42 @@ func init() {
 	register(api{key: apiProduce, minVersion: 3, maxVersion: 11, advertiseV0: true, lane: laneProduce, handle: (*Broker).handleProduce})
 }
 
-const msgTransactionsUnsupported = "transactions are not supported yet"
+// producingTxn loads the transaction a transactional produce writes in.
+func (b *Broker) producingTxn(ctx context.Context, r *request, id string) (*storage.Transaction, int16, string) {
+	ts := b.txnStore()
+	if ts == nil {
+		return nil, kerr.InvalidTxnState.Code, "transactions are not supported"
+	}
+	t, found, err := ts.Transaction(ctx, r.cluster(), id)
+	switch {
+	case err != nil:
+		return nil, b.storageError(ctx, r, "produce: load transaction", err), ""
+	case !found:
+		return nil, kerr.InvalidProducerIDMapping.Code, "no producer has this transactional id"
+	}
+	return &t, 0, ""
+}
+
+// txnBatchError checks a batch against the transaction of its request
+// (nil without a transactional id).
+func txnBatchError(txn *storage.Transaction, batch storage.Batch, topic string, partition int32) *codeError {
+	switch {
+	case txn == nil && batch.Transactional:
+		return errorf(kerr.InvalidTxnState.Code, "a transactional batch needs the request's transactional id")
+	case txn == nil:
+		return nil
+	case !batch.Transactional:
+		return errorf(kerr.InvalidTxnState.Code, "a request with a transactional id must carry transactional batches")
+	case batch.ProducerID != txn.ProducerID:
+		return errorf(kerr.InvalidProducerIDMapping.Code, "producer id %d is not the transactional id's", batch.ProducerID)
+	case batch.ProducerEpoch != txn.ProducerEpoch:
+		return errorf(kerr.InvalidProducerEpoch.Code, "producer epoch %d is not the current epoch", batch.ProducerEpoch)
+	case txn.State != storage.TxnOngoing ||
+		!slices.Contains(txn.Partitions, storage.TxnPartition{Topic: topic, Partition: partition}):
+		return errorf(kerr.InvalidTxnState.Code, "the partition is not in an ongoing transaction of the producer")
+	}
+	return nil
+}
 
 func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.ProduceRequest)
@@ -70,10 +113,12 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 	case req.TransactionID != nil && *req.TransactionID != "" &&
 		!b.allowed(ctx, r, acl.ResourceTransactionalID, *req.TransactionID, acl.OpWrite):
 		code = kerr.TransactionalIDAuthorizationFailed.Code
-	case req.TransactionID != nil && *req.TransactionID != "":
-		code, msg = kerr.InvalidTxnState.Code, msgTransactionsUnsupported
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		code, msg = kerr.InvalidRequiredAcks.Code, "acks must be -1, 0 or 1"
+	}
+	var txn *storage.Transaction
+	if code == 0 && req.TransactionID != nil && *req.TransactionID != "" {
+		txn, code, msg = b.producingTxn(ctx, r, *req.TransactionID)
 	}
 	limits := b.limits(r.cluster())
 	if code == 0 && len(req.Topics) > 0 {
@@ -122,11 +167,17 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) (kmsg.Response, 
 				bad = errorf(kerr.MessageTooLarge.Code, "record batch of %d bytes exceeds the cluster's max_message_bytes %d",
 					len(rp.Records), limits.MaxMessageBytes)
 			}
+			if bad == nil {
+				bad = txnBatchError(txn, batch, rt.Topic, rp.Partition)
+			}
 			if bad != nil {
 				sp.ErrorCode, sp.ErrorMessage = bad.code, errMessage(bad.msg)
 				continue
 			}
 			batch.LogAppendTime = usesLogAppendTime(topic.Configs)
+			if txn != nil {
+				batch.TransactionalID = txn.TransactionalID
+			}
 			tp := storage.TopicPartition{Cluster: r.cluster(), Topic: rt.Topic, Partition: rp.Partition}
 			appends = append(appends, appendJob{tp: tp, batch: batch, sp: sp})
 		}

@@ -8,10 +8,15 @@ package broker
 // again. max_bytes bounds the response and partition_max_bytes each
 // partition, except that the first batch of the first partition with data
 // is always returned whole so a consumer makes progress (Kafka's rule).
-// Each partition answers its high watermark, last stable offset (equal to
-// the high watermark until transactions exist, so read_committed reads like
-// read_uncommitted) and log start offset; a fetch offset outside the log is
-// OFFSET_OUT_OF_RANGE. Fetch sessions (KIP-227) are not kept: full fetches
+// Each partition answers its high watermark, last stable offset and log
+// start offset; a fetch offset outside the log is OFFSET_OUT_OF_RANGE.
+// read_committed consumers (isolation level 1) get records below the last
+// stable offset only — the first offset of the earliest transaction still
+// open in the partition, else the high watermark — and the aborted
+// transactions (producer id, first offset) whose data the records hold, so
+// that they drop it; both come from the transactional index in the
+// metadata DB (storage.Transactions). read_uncommitted consumers get every
+// record, and a last stable offset equal to the high watermark. Fetch sessions (KIP-227) are not kept: full fetches
 // (session epoch 0 or -1) are answered with session id 0, which tells the
 // client none was created; an incremental fetch gets
 // FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full one.
@@ -33,6 +38,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -61,7 +67,9 @@ type fetchPartition struct {
 	tp       storage.TopicPartition
 	offset   int64
 	maxBytes int32
-	out      *kmsg.FetchResponseTopicPartition
+	// committed: read_committed, reading below the last stable offset.
+	committed bool
+	out       *kmsg.FetchResponseTopicPartition
 }
 
 func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, error) {
@@ -110,7 +118,9 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) (kmsg.Response, er
 	}
 	if req.IsolationLevel == isolationReadCommitted {
 		for _, p := range parts {
-			p.out.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			if p.out.AbortedTransactions == nil {
+				p.out.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			}
 		}
 	}
 	b.meter.Add(r.cluster(), r.principal.Name, 0, n, 0)
@@ -168,10 +178,11 @@ func (b *Broker) resolveFetch(ctx context.Context, r *request, req *kmsg.FetchRe
 				continue
 			}
 			parts = append(parts, &fetchPartition{
-				tp:       storage.TopicPartition{Cluster: r.cluster(), Topic: topic.Name, Partition: rp.Partition},
-				offset:   rp.FetchOffset,
-				maxBytes: rp.PartitionMaxBytes,
-				out:      sp,
+				tp:        storage.TopicPartition{Cluster: r.cluster(), Topic: topic.Name, Partition: rp.Partition},
+				offset:    rp.FetchOffset,
+				maxBytes:  rp.PartitionMaxBytes,
+				committed: req.IsolationLevel == isolationReadCommitted,
+				out:       sp,
 			})
 		}
 	}
@@ -186,6 +197,15 @@ func (b *Broker) readFetch(ctx context.Context, r *request, parts []*fetchPartit
 		out := p.out
 		out.RecordBatches = noRecords
 		limit := min(int64(p.maxBytes), remaining)
+		// The first unstable offset is read before the records: data of a
+		// transaction ended since is then below it with its abort (if
+		// any) already indexed.
+		unstable, err := b.firstUnstable(ctx, p)
+		if err != nil {
+			out.ErrorCode, failed = b.storageError(ctx, r, "fetch: last stable offset", err), true
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			continue
+		}
 		if total > 0 && limit <= 0 {
 			// The response is full: report the offsets only.
 			start, end, err := b.cfg.Log.Offsets(ctx, p.tp)
@@ -194,7 +214,7 @@ func (b *Broker) readFetch(ctx context.Context, r *request, parts []*fetchPartit
 				out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
 				continue
 			}
-			out.ErrorCode, out.HighWatermark, out.LastStableOffset, out.LogStartOffset = 0, end, end, start
+			out.ErrorCode, out.HighWatermark, out.LastStableOffset, out.LogStartOffset = 0, end, stableOffset(unstable, end), start
 			continue
 		}
 		res, err := b.cfg.Log.Read(ctx, p.tp, p.offset, int32(max(limit, 0)))
@@ -205,6 +225,15 @@ func (b *Broker) readFetch(ctx context.Context, r *request, parts []*fetchPartit
 		}
 		out.ErrorCode = 0
 		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		if p.committed {
+			out.LastStableOffset = stableOffset(unstable, res.HighWatermark)
+			res.Records = batchesBelow(res.Records, out.LastStableOffset)
+			if out.AbortedTransactions, err = b.abortedIn(ctx, p, out.LastStableOffset, len(res.Records) > 0); err != nil {
+				out.ErrorCode, failed = b.storageError(ctx, r, "fetch: aborted transactions", err), true
+				out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+				continue
+			}
+		}
 		n := int64(len(res.Records))
 		if total > 0 && n > limit {
 			continue // only the first partition with data may overflow
@@ -246,4 +275,59 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) b
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// firstUnstable is the first offset of the earliest transaction open in a
+// read_committed fetch's partition; -1 when none, or when the fetch is
+// read_uncommitted or transactions are not kept.
+func (b *Broker) firstUnstable(ctx context.Context, p *fetchPartition) (int64, error) {
+	ts := b.txnStore()
+	if !p.committed || ts == nil {
+		return -1, nil
+	}
+	return ts.FirstUnstableOffset(ctx, p.tp)
+}
+
+// stableOffset is the last stable offset given the first unstable one and
+// the high watermark.
+func stableOffset(unstable, highWatermark int64) int64 {
+	if unstable >= 0 && unstable < highWatermark {
+		return unstable
+	}
+	return highWatermark
+}
+
+// abortedIn lists the aborted transactions a read_committed consumer must
+// drop among records from the fetch offset up to stable.
+func (b *Broker) abortedIn(ctx context.Context, p *fetchPartition, stable int64, any bool) ([]kmsg.FetchResponseTopicPartitionAbortedTransaction, error) {
+	ts := b.txnStore()
+	if ts == nil || !any {
+		return nil, nil
+	}
+	aborted, err := ts.AbortedTransactions(ctx, p.tp, p.offset, stable)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+	for _, a := range aborted {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+// batchesBelow cuts records (whole v2 batches with their offsets) before the
+// first batch starting at or after offset.
+func batchesBelow(records []byte, offset int64) []byte {
+	pos := 0
+	for pos+batchLengthOverhead <= len(records) {
+		base := int64(binary.BigEndian.Uint64(records[pos:]))
+		size := batchLengthOverhead + int(int32(binary.BigEndian.Uint32(records[pos+batchOffLength:])))
+		if base >= offset || size < batchLengthOverhead || pos+size > len(records) {
+			break
+		}
+		pos += size
+	}
+	return records[:pos]
 }

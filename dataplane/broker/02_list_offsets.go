@@ -3,8 +3,8 @@ package broker
 // ListOffsets: v1-8.
 //
 // Per partition: timestamp -2 is the log start offset (earliest), -1 the
-// high watermark (latest; the last stable offset for read_committed, which
-// equals it until transactions exist), -3 the record with the largest
+// high watermark (latest; for read_committed the last stable offset, before
+// the earliest transaction still open, 01_fetch.go), -3 the record with the largest
 // timestamp (v7+), -4 the earliest local offset (v8+; everything is local, so
 // the log start offset), and a timestamp >= 0 the first offset whose
 // timestamp is at or after it (offset -1 when none). -3 before v7 and -4
@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/dataplane/acl"
+	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
 const apiListOffsets = 2
@@ -62,7 +63,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *request) (kmsg.Respon
 			var err error
 			switch ts := rp.Timestamp; {
 			case ts == listOffsetsLatest:
-				_, offset, err = b.cfg.Log.Offsets(ctx, tp)
+				offset, err = b.latestOffset(ctx, tp, req.IsolationLevel == isolationReadCommitted)
 			case ts == listOffsetsEarliest || ts == listOffsetsEarliestLocal && req.Version >= 8:
 				offset, _, err = b.cfg.Log.Offsets(ctx, tp)
 			case ts == listOffsetsMaxTimestamp && req.Version >= 7:
@@ -87,4 +88,20 @@ func (b *Broker) handleListOffsets(ctx context.Context, r *request) (kmsg.Respon
 		}
 	}
 	return resp, nil
+}
+
+// latestOffset is the high watermark, or for read_committed the last
+// stable offset.
+func (b *Broker) latestOffset(ctx context.Context, tp storage.TopicPartition, committed bool) (int64, error) {
+	ts := b.txnStore()
+	if committed && ts != nil {
+		unstable, err := ts.FirstUnstableOffset(ctx, tp)
+		if err != nil {
+			return -1, err
+		}
+		_, end, err := b.cfg.Log.Offsets(ctx, tp)
+		return stableOffset(unstable, end), err
+	}
+	_, end, err := b.cfg.Log.Offsets(ctx, tp)
+	return end, err
 }

@@ -5,7 +5,10 @@ package broker
 // Handed to the group coordinator: committed offsets of the principal's
 // cluster's groups, -1 where nothing is committed, all of a group's offsets
 // for null topics (v2+). It runs in order with the connection's commits.
-// v10 (topics by id) is not offered yet.
+// v10 (topics by id) is not offered yet. With require_stable (v7+, KIP-447)
+// a partition whose offset a transaction not ended yet has committed
+// (TxnOffsetCommit) is UNSTABLE_OFFSET_COMMIT, which the consumer retries:
+// it must not start from the offset the transaction is replacing.
 //
 // Each group needs DESCRIBE (GROUP_AUTHORIZATION_FAILED). Topics without
 // DESCRIBE are left out of "all topics" answers and answered
@@ -13,11 +16,13 @@ package broker
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/affluent-io/affluent/dataplane/acl"
+	"github.com/affluent-io/affluent/dataplane/storage"
 )
 
 const apiOffsetFetch = 9
@@ -34,6 +39,17 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, r *request) (kmsg.Respon
 			return offsetFetchRefused(req), nil
 		}
 		resp := b.cfg.Groups.OffsetFetch(ctx, r.cluster(), req)
+		if req.RequireStable {
+			unstable := b.unstableOffsets(ctx, r, req.Group)
+			for i := range resp.Topics {
+				t := &resp.Topics[i]
+				for j := range t.Partitions {
+					if p := &t.Partitions[j]; unstable(t.Topic, p.Partition) && p.ErrorCode == 0 {
+						p.Offset, p.ErrorCode = -1, kerr.UnstableOffsetCommit.Code
+					}
+				}
+			}
+		}
 		visible := resp.Topics[:0]
 		for _, t := range resp.Topics {
 			switch {
@@ -76,6 +92,17 @@ func (b *Broker) handleOffsetFetch(ctx context.Context, r *request) (kmsg.Respon
 			resp.Groups = append(resp.Groups, g)
 			continue
 		}
+		if req.RequireStable && g.ErrorCode == 0 {
+			unstable := b.unstableOffsets(ctx, r, g.Group)
+			for i := range g.Topics {
+				t := &g.Topics[i]
+				for j := range t.Partitions {
+					if p := &t.Partitions[j]; unstable(t.Topic, p.Partition) && p.ErrorCode == 0 {
+						p.Offset, p.ErrorCode = -1, kerr.UnstableOffsetCommit.Code
+					}
+				}
+			}
+		}
 		visible := g.Topics[:0]
 		for _, t := range g.Topics {
 			switch {
@@ -116,4 +143,23 @@ func offsetFetchRefused(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse 
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// unstableOffsets tells which partitions of a group have offsets staged by
+// a transaction not ended yet. When that cannot be read, every partition
+// is taken as unstable: the consumer retries rather than starting from an
+// offset about to be replaced.
+func (b *Broker) unstableOffsets(ctx context.Context, r *request, group string) func(topic string, partition int32) bool {
+	ts := b.txnStore()
+	if ts == nil {
+		return func(string, int32) bool { return false }
+	}
+	pending, err := ts.PendingTxnOffsets(ctx, r.cluster(), group)
+	if err != nil {
+		b.storageError(ctx, r, "offset fetch: pending transactional offsets", err)
+		return func(string, int32) bool { return true }
+	}
+	return func(topic string, partition int32) bool {
+		return slices.Contains(pending, storage.TxnPartition{Topic: topic, Partition: partition})
+	}
 }

@@ -34,6 +34,8 @@ func errorCode(err error) int16 {
 		return kerr.DuplicateSequenceNumber.Code
 	case errors.Is(err, storage.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, storage.ErrUnknownProducerID):
 		return kerr.UnknownProducerID.Code
 	case errors.Is(err, context.DeadlineExceeded):
@@ -51,7 +53,7 @@ func isExpected(err error) bool {
 	for _, e := range []error{
 		storage.ErrUnknownTopic, storage.ErrTopicExists, storage.ErrInvalidPartitions,
 		storage.ErrOffsetOutOfRange, storage.ErrOutOfOrderSequence, storage.ErrDuplicateSequence,
-		storage.ErrInvalidProducerEpoch, storage.ErrUnknownProducerID, context.Canceled,
+		storage.ErrInvalidProducerEpoch, storage.ErrUnknownProducerID, storage.ErrInvalidTxnState, context.Canceled,
 	} {
 		if errors.Is(err, e) {
 			return true

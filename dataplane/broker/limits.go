@@ -114,9 +114,13 @@ func (b *Broker) startMeter() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	b.meterStop, b.meterDone = cancel, done
+	var loops sync.WaitGroup
+	loops.Go(func() { b.meter.Run(ctx, b.cfg.UsageFlushInterval, b.storageUsage) })
+	// The transaction timeout pass runs while the broker serves too.
+	loops.Go(func() { b.runTxnTimeouts(ctx) })
 	go func() {
 		defer close(done)
-		b.meter.Run(ctx, b.cfg.UsageFlushInterval, b.storageUsage)
+		loops.Wait()
 	}()
 }
 

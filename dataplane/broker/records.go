@@ -44,7 +44,8 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 // batch, consistent lengths and counts, a valid CRC-32C, base offset 0, no
 // control batch, a known codec (zstd from produce v7), at most maxBytes, and
 // for uncompressed batches records that parse with consecutive offset
-// deltas. Transactional batches are refused until transactions exist.
+// deltas. Whether a transactional batch belongs to an ongoing transaction
+// is the produce handler's check.
 func parseProducedBatch(records []byte, produceVersion int16, maxBytes int64) (storage.Batch, *codeError) {
 	switch {
 	case len(records) == 0:
@@ -95,8 +96,6 @@ func parseProducedBatch(records []byte, produceVersion int16, maxBytes int64) (s
 		return storage.Batch{}, errorf(kerr.InvalidRecord.Code, "the base offset of a produced record batch must be 0")
 	case b.Control:
 		return storage.Batch{}, errorf(kerr.InvalidRecord.Code, "clients may not write control batches")
-	case b.Transactional:
-		return storage.Batch{}, errorf(kerr.InvalidTxnState.Code, "transactions are not supported yet")
 	case codec > compressionZstd:
 		return storage.Batch{}, errorf(kerr.CorruptMessage.Code, "record batch compression codec %d is unknown", codec)
 	case codec == compressionZstd && produceVersion < 7:

@@ -127,7 +127,6 @@ func TestParseProducedBatch(t *testing.T) {
 		{name: "bad CRC", records: func() []byte { b := good.encode(); b[len(b)-1] ^= 0xff; return b }, wantCode: kerr.CorruptMessage.Code},
 		{name: "too large", records: good.encode, maxBytes: 20, wantCode: kerr.MessageTooLarge.Code},
 		{name: "nonzero base offset", records: batchSpec{baseOffset: 5, producerID: -1, values: []string{"a"}}.encode, wantCode: kerr.InvalidRecord.Code},
-		{name: "transactional", records: batchSpec{attributes: attrTransactional, producerID: 1, values: []string{"a"}}.encode, wantCode: kerr.InvalidTxnState.Code},
 		{name: "control", records: batchSpec{attributes: attrControl, producerID: 1, values: []string{"a"}}.encode, wantCode: kerr.InvalidRecord.Code},
 		{name: "unknown codec", records: batchSpec{attributes: 6, producerID: -1, values: []string{"a"}}.encode, wantCode: kerr.CorruptMessage.Code},
 		{name: "zstd before v7", records: batchSpec{attributes: compressionZstd, producerID: -1, values: []string{"a"}, recordsBody: []byte{1, 2, 3}}.encode, version: 6, wantCode: kerr.UnsupportedCompressionType.Code},

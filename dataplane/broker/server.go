@@ -63,6 +63,10 @@ type Config struct {
 	Log     storage.Log
 	// Groups is the classic group coordinator (*groups.Coordinator).
 	Groups GroupCoordinator
+	// Transactions keeps the transaction coordinator's state and the
+	// partitions' transactional index (txn.go); nil: the Log's, when it
+	// keeps them, else transactional ids are refused.
+	Transactions storage.Transactions
 
 	// ACLs turns authorization on (authorize.go): every request is
 	// authorized against the cluster's Kafka ACLs kept here and the
@@ -293,6 +297,8 @@ type Broker struct {
 
 	// The meter flushes while the broker serves: started by the first
 	// Serve, stopped (with a last flush) when the last one returns.
+	txns txnCoordinator
+
 	meterMu     sync.Mutex // guards the fields below
 	meterServes int
 	meterStop   context.CancelFunc

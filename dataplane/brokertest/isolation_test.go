@@ -24,6 +24,7 @@ const (
 	bTxn         = "b-secret-txn"
 	bHiddenTopic = "b-hidden-topic" // A names it only by its id
 	bHiddenGroup = "b-hidden-group"
+	bHiddenTxn   = "b-hidden-txn"
 	bHiddenACL   = "b-hidden-acl-topic"
 	bHiddenUser  = "b-hidden-quota-user"
 	bRecord      = "b-hidden-record"
@@ -48,6 +49,14 @@ func setUpTenantB(t *testing.T, h *testutil.BrokerHandle) tenantB {
 	}
 	for _, g := range []string{bGroup, bHiddenGroup} {
 		commitRaw(t, cl, g, bTopic, 0, 2)
+	}
+	// A transaction of B's, left ongoing, which A must never list.
+	txn := clientAs(t, h, "b-admin", kgo.TransactionalID(bHiddenTxn))
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(testContext(t), &kgo.Record{Topic: bHiddenTopic, Value: []byte(bRecord)}).FirstErr(); err != nil {
+		t.Fatalf("B's transactional produce: %v", err)
 	}
 	createACLs(t, adm, aclSpec{resource: kmsg.ACLResourceTypeTopic, name: bHiddenACL, pattern: kadm.ACLPatternLiteral, principal: "User:b-dev", op: kadm.OpRead})
 	res, err := adm.AlterClientQuotas(testContext(t), []kadm.AlterClientQuotaEntry{{
@@ -318,7 +327,50 @@ func isolationCases(b tenantB) []isolationCase {
 			req := kmsg.NewPtrInitProducerIDRequest()
 			req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(bTxn), 60000
 			return req
-		}, asDeveloper: txnAuth, asAdmin: txnAuth}, // transactions are not supported yet
+		}, asDeveloper: txnAuth, asAdmin: 0}, // A's own transactional id of that name
+		{name: "AddPartitionsToTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrAddPartitionsToTxnRequest()
+			req.TransactionalID = bTxn
+			rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+			rt.Topic, rt.Partitions = bTopic, []int32{0}
+			req.Topics = append(req.Topics, rt)
+			return req
+		}, asDeveloper: txnAuth, asAdmin: unknownTopic},
+		{name: "AddOffsetsToTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrAddOffsetsToTxnRequest()
+			req.TransactionalID, req.Group = bTxn, bGroup
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
+		{name: "EndTxn", req: func() kmsg.Request {
+			req := kmsg.NewPtrEndTxnRequest()
+			req.TransactionalID, req.Commit = bTxn, true
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
+		{name: "DescribeProducers", req: func() kmsg.Request {
+			req := kmsg.NewPtrDescribeProducersRequest()
+			rt := kmsg.NewDescribeProducersRequestTopic()
+			rt.Topic, rt.Partitions = bTopic, []int32{0}
+			req.Topics = append(req.Topics, rt)
+			return req
+		}, asDeveloper: topicAuth, asAdmin: unknownTopic},
+		{name: "DescribeTransactions", req: func() kmsg.Request {
+			req := kmsg.NewPtrDescribeTransactionsRequest()
+			req.TransactionalIDs = []string{bTxn + "-never-initialized"}
+			return req
+		}, asDeveloper: txnAuth, asAdmin: kerr.TransactionalIDNotFound.Code},
+		{name: "ListTransactions", req: func() kmsg.Request {
+			return kmsg.NewPtrListTransactionsRequest()
+		}, asDeveloper: -1, asAdmin: -1},
+		{name: "TxnOffsetCommit", req: func() kmsg.Request {
+			req := kmsg.NewPtrTxnOffsetCommitRequest()
+			req.TransactionalID, req.Group, req.Generation = bTxn, bGroup, -1
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = bTopic
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			return req
+		}, asDeveloper: txnAuth, asAdmin: -1},
 		{name: "OffsetForLeaderEpoch", req: func() kmsg.Request {
 			req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 			req.ReplicaID = -1
@@ -561,6 +613,12 @@ func checkListing(t *testing.T, who string, resp kmsg.Response) {
 		for _, g := range r.Groups {
 			if who == "alice" && !strings.HasPrefix(g.Group, "a-") {
 				t.Fatalf("lists group %s", g.Group)
+			}
+		}
+	case *kmsg.ListTransactionsResponse:
+		for _, st := range r.TransactionStates {
+			if who == "alice" && !strings.HasPrefix(st.TransactionalID, "a-") {
+				t.Fatalf("lists transactional id %s", st.TransactionalID)
 			}
 		}
 	case *kmsg.DescribeACLsResponse:

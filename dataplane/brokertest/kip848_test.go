@@ -307,7 +307,7 @@ func TestConsumerProtocolIncrementalRebalance(t *testing.T) {
 	waitConsumed(t, 2400, a, b, c)
 	cancel()
 	wg.Wait()
-	checkExactlyOnce(t, 2400, a, b, c)
+	checkGroupReadEachOnce(t, 2400, a, b, c)
 
 	// The classic group and the consumer group are listed side by side.
 	listed, err := adm.ListGroups(testContext(t))
@@ -357,9 +357,9 @@ func waitConsumed(t *testing.T, n int, members ...*member848) {
 	}
 }
 
-// checkExactlyOnce asserts that values 0..n-1 were each read exactly once
+// checkGroupReadEachOnce asserts that values 0..n-1 were each read exactly once
 // by the members together.
-func checkExactlyOnce(t *testing.T, n int, members ...*member848) {
+func checkGroupReadEachOnce(t *testing.T, n int, members ...*member848) {
 	t.Helper()
 	total := map[string]int{}
 	for _, m := range members {
@@ -628,6 +628,6 @@ func TestConsumerProtocolNewPartitions(t *testing.T) {
 	cancel()
 	wg.Wait()
 	a.checkHealthy(t)
-	checkExactlyOnce(t, 40, a)
+	checkGroupReadEachOnce(t, 40, a)
 	a.cl.Close()
 }

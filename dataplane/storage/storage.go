@@ -25,9 +25,12 @@ var (
 	ErrOutOfOrderSequence   = errors.New("out of order sequence number")
 	ErrDuplicateSequence    = errors.New("duplicate sequence number")
 	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
-	ErrUnknownProducerID    = errors.New("unknown producer id")
-	ErrCorruptMessage       = errors.New("corrupt record batch") // framing disagrees with the parsed header
-	ErrClosed               = errors.New("storage closed")
+	// ErrInvalidTxnState: a transactional batch whose transaction is not
+	// ongoing with its partition (any more) when it commits.
+	ErrInvalidTxnState   = errors.New("invalid transaction state")
+	ErrUnknownProducerID = errors.New("unknown producer id")
+	ErrCorruptMessage    = errors.New("corrupt record batch") // framing disagrees with the parsed header
+	ErrClosed            = errors.New("storage closed")
 	// ErrUnavailable wraps failures of the object store or the metadata DB
 	// that a retry may not meet (errors, throttling, timeouts). Nothing was
 	// acknowledged: a produce that fails with it may or may not have been
@@ -90,7 +93,15 @@ type Batch struct {
 	BaseSequence   int32
 	Transactional  bool
 	Control        bool
-	LogAppendTime  bool // the topic uses message.timestamp.type=LogAppendTime
+	// ControlType is the marker a control batch carries (ControlAbort,
+	// ControlCommit); control batches are written by the transaction
+	// coordinator only.
+	ControlType int16
+	// TransactionalID is the transactional id of a transactional data
+	// batch; a Log that keeps transactions checks, as it commits the
+	// batch, that its transaction is still ongoing with this partition.
+	TransactionalID string
+	LogAppendTime   bool // the topic uses message.timestamp.type=LogAppendTime
 }
 
 // AppendResult is what a committed append produced.

@@ -202,7 +202,7 @@ func (d *dataplane) close() {
 	}
 }
 
-// DropClusterData deletes every topic, group, ACL and client quota of a
+// DropClusterData deletes every topic, group, transactional id, ACL and client quota of a
 // cluster: what deleting a serverless cluster means for the dataplane.
 func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	topics, err := d.store.Topics(ctx, cluster)
@@ -217,6 +217,9 @@ func (d *dataplane) DropClusterData(ctx context.Context, cluster string) error {
 	}
 	if err := d.groups.DeleteCluster(ctx, cluster); err != nil {
 		errs = append(errs, fmt.Errorf("delete groups of %s: %w", cluster, err))
+	}
+	if err := d.store.DeleteClusterTransactions(ctx, cluster); err != nil {
+		errs = append(errs, err)
 	}
 	if err := d.creds.DeleteCluster(ctx, cluster); err != nil {
 		errs = append(errs, err)

@@ -25,6 +25,7 @@ const (
 	batchLastOffsetDeltaPos = 23
 	batchFirstTimestampPos  = 27
 	batchMaxTimestampPos    = 35
+	batchProducerIDPos      = 43
 	batchRecordCountPos     = 57
 	batchHeaderLen          = 61
 

@@ -121,11 +121,16 @@ func (s *Store) DeleteTopic(ctx context.Context, cluster, name string) error {
 			`DELETE FROM chunks WHERE topic_id = $1`,
 			`DELETE FROM segments WHERE topic_id = $1`,
 			`DELETE FROM producers WHERE topic_id = $1`,
+			`DELETE FROM txn_open WHERE topic_id = $1`,
+			`DELETE FROM txn_aborted WHERE topic_id = $1`,
 			`DELETE FROM topics WHERE topic_id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM txn_offsets WHERE cluster = $1 AND topic = $2`, cluster, name); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM committed_offsets WHERE cluster = $1 AND topic = $2`, cluster, name)
 		return err

@@ -28,6 +28,11 @@ import (
 // The record at the high watermark - 1 is always kept, so a fetch from any
 // offset below the high watermark finds a batch.
 //
+// Data of aborted transactions (the partition's aborted index, in the
+// metadata DB) is dropped by a cleaning and never shadows an older
+// record of its key, as Kafka's cleaner discards it; transaction markers
+// are kept.
+//
 // Only segments are cleaned (the WAL is the active segment), and of them
 // only those whose newest record is older than min.compaction.lag.ms.
 // Records without a key are kept (the broker refuses them for compacted
@@ -92,6 +97,8 @@ type offsetMap struct {
 	seeds   [2]maphash.Seed
 	offsets map[[2]uint64]int64
 	limit   int
+	// aborted is the data that neither counts in the map nor survives.
+	aborted abortedSpans
 }
 
 // offsetMapEntryBytes is what one entry costs, map overhead included.
@@ -123,6 +130,9 @@ func (s *Store) clean(ctx context.Context, j *partitionJob, stats *CompactionSta
 	}
 	dirtyFrom := max(j.cleaned, logStart)
 	keys := newOffsetMap(s.cfg.CleanerMemoryBytes)
+	if keys.aborted, err = s.abortedSpans(ctx, j.key, logStart); err != nil {
+		return err
+	}
 	cleanEnd := end
 	if dirtyFrom < end {
 		dirty, err := chunksBetween(ctx, s.db.read, j.key, dirtyFrom, end-1)
@@ -183,7 +193,7 @@ func (s *Store) mapKeys(ctx context.Context, keys *offsetMap, dirty []chunkRef, 
 			if base >= end {
 				return false
 			}
-			if base+int64(h.lastOffsetDelta) < from || h.attributes&attrControl != 0 {
+			if base+int64(h.lastOffsetDelta) < from || h.attributes&attrControl != 0 || keys.aborted.holds(batch, h, base) {
 				return true
 			}
 			count := int(int32(binary.BigEndian.Uint32(batch[batchRecordCountPos:])))
@@ -227,6 +237,10 @@ type recordFilter struct {
 func (f *recordFilter) filter(batch []byte, h batchHeader, base int64) ([]byte, batchHeader, error) {
 	if base >= f.cleanEnd || h.attributes&attrControl != 0 {
 		return batch, h, nil
+	}
+	if f.keys.aborted.holds(batch, h, base) && base+int64(h.lastOffsetDelta) < f.protect {
+		f.removed += int64(binary.BigEndian.Uint32(batch[batchRecordCountPos:]))
+		return nil, h, nil
 	}
 	hasHorizon := h.attributes&attrDeleteHorizon != 0
 	var (
@@ -284,6 +298,44 @@ func (f *recordFilter) filter(batch []byte, h batchHeader, base int64) ([]byte, 
 	}
 	oh, err := parseBatchHeader(out)
 	return out, oh, err
+}
+
+// abortedSpans are the spans of a partition's aborted transactions, by
+// producer id: from the producer's first offset to its abort marker.
+type abortedSpans map[int64][][2]int64
+
+// abortedSpans loads the aborted transactions of a partition that end at
+// or after from.
+func (s *Store) abortedSpans(ctx context.Context, k partitionKey, from int64) (abortedSpans, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT producer_id, first_offset, last_offset FROM txn_aborted
+		WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3`, k.topicID, k.partition, from)
+	if err != nil {
+		return nil, fmt.Errorf("aborted transactions of %s/%d: %w", k.topicID, k.partition, err)
+	}
+	defer rows.Close()
+	spans := abortedSpans{}
+	for rows.Next() {
+		var pid, first, last int64
+		if err := rows.Scan(&pid, &first, &last); err != nil {
+			return nil, fmt.Errorf("aborted transactions of %s/%d: %w", k.topicID, k.partition, err)
+		}
+		spans[pid] = append(spans[pid], [2]int64{first, last})
+	}
+	return spans, rows.Err()
+}
+
+// holds reports whether batch, at base, is data of an aborted transaction.
+func (a abortedSpans) holds(batch []byte, h batchHeader, base int64) bool {
+	if len(a) == 0 || h.attributes&attrTransactional == 0 || h.attributes&attrControl != 0 {
+		return false
+	}
+	pid := int64(binary.BigEndian.Uint64(batch[batchProducerIDPos:]))
+	for _, span := range a[pid] {
+		if base >= span[0] && base < span[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // supersedes reports whether the dirty section holds a later record of key

@@ -73,7 +73,13 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 		return nil, fmt.Errorf("%w: wal object %s is too old to commit", storage.ErrUnavailable, f.objectKey)
 	}
 	committed := make([]committedPartition, 0, len(f.groups))
+	txns := txnCheckCache{}
 	for _, g := range f.groups {
+		if g.transactional() {
+			if err := txns.check(ctx, tx, g); err != nil {
+				return nil, err
+			}
+		}
 		producers, records, err := checkSequences(ctx, selectProducer, g)
 		if err != nil {
 			return nil, err
@@ -106,6 +112,11 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 				pb.result, pb.err = pb.dupOf.result(logStart), storage.ErrDuplicateSequence
 			}
 		}
+		if g.transactional() {
+			if err := recordTxnBatches(ctx, tx, g); err != nil {
+				return nil, fmt.Errorf("transactional index of %s/%d: %w", g.key.topicID, g.key.partition, err)
+			}
+		}
 		for id, st := range producers {
 			if st == nil || !st.dirty {
 				continue
@@ -118,6 +129,16 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, f *flush) ([]committed
 		committed = append(committed, committedPartition{group: g, next: next, logStart: logStart, chunks: chunks, data: data})
 	}
 	return committed, nil
+}
+
+// transactional reports whether some batch of g belongs to a transaction.
+func (g *partitionBatches) transactional() bool {
+	for _, pb := range g.batches {
+		if pb.batch.Transactional {
+			return true
+		}
+	}
+	return false
 }
 
 // lockPartitions takes the row locks of the partitions of a flush, in one
@@ -162,6 +183,10 @@ func checkSequences(ctx context.Context, selectProducer *sql.Stmt, g *partitionB
 	)
 	for _, pb := range g.batches {
 		pb.accepted, pb.dupOf, pb.err = false, nil, nil
+		if pb.txnErr != nil {
+			pb.err = pb.txnErr
+			continue
+		}
 		b := pb.batch
 		if b.ProducerID < 0 {
 			pb.accepted = true
@@ -178,6 +203,23 @@ func checkSequences(ctx context.Context, selectProducer *sql.Stmt, g *partitionB
 				return nil, 0, err
 			}
 			producers[b.ProducerID] = st
+		}
+		if b.Control {
+			// A transaction marker carries no sequence: it is checked
+			// for its epoch only, and may raise it (an abort that fences
+			// the producer).
+			if st != nil && b.ProducerEpoch < st.epoch {
+				pb.err = storage.ErrInvalidProducerEpoch
+				continue
+			}
+			if st == nil {
+				st = &producerState{epoch: b.ProducerEpoch, lastSeq: -1}
+				producers[b.ProducerID] = st
+			}
+			st.acceptMarker(b.ProducerEpoch)
+			pb.accepted = true
+			records += int64(b.NumRecords)
+			continue
 		}
 		lastSeq := lastSequence(b.BaseSequence, pb.lastDelta)
 		dup, err := st.check(b.ProducerEpoch, b.BaseSequence, lastSeq)

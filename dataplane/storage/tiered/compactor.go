@@ -485,6 +485,9 @@ func (s *Store) truncate(ctx context.Context, tp storage.TopicPartition, k parti
 		for _, q := range []string{
 			`DELETE FROM chunks WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
 			`DELETE FROM segments WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
+			// Aborted transactions wholly below the log start have
+			// nothing left to hide.
+			`DELETE FROM txn_aborted WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, k.topicID, k.partition, target); err != nil {
 				return err

@@ -32,6 +32,7 @@ type pendingBatch struct {
 	lastDelta int32
 
 	// Set by the committer before the flush's done closes.
+	txnErr   error // the batch's transaction refuses it (transactions.go)
 	accepted bool
 	dupOf    *producerEntry
 	result   storage.AppendResult

@@ -89,6 +89,16 @@ func (st *producerState) accept(epoch int16, firstSeq, lastSeq int32, pb *pendin
 	st.recent = append(st.recent, producerEntry{firstSeq: firstSeq, lastSeq: lastSeq, baseOffset: -1, pending: pb})
 }
 
+// acceptMarker records a transaction marker of the producer at epoch: a
+// higher epoch starts the producer's sequences afresh.
+func (st *producerState) acceptMarker(epoch int16) {
+	if epoch != st.epoch {
+		st.recent = st.recent[:0]
+		st.lastSeq = -1
+	}
+	st.epoch, st.dirty = epoch, true
+}
+
 // result is the original answer to a remembered batch.
 func (e *producerEntry) result(logStart int64) storage.AppendResult {
 	if e.pending != nil {

@@ -164,7 +164,6 @@ var migrations = []migration{
 		// every change of the leases' set or addresses.
 		`INSERT INTO id_sequences (name, next_value) VALUES ('broker_generation', 0)`,
 	}},
-	// ---- fencing: group record versions (branch fencing; renumber at merge) ----
 	{version: 5, statements: []string{
 		// A group's record carries a version raised by every save; a
 		// coordinator saves (and commits offsets) only over the version it
@@ -180,5 +179,55 @@ var migrations = []migration{
 		// registered only host and port.
 		`ALTER TABLE broker_leases ADD COLUMN listeners TEXT NOT NULL DEFAULT ''`,
 	}},
-	// ---- end fencing ----
+	{version: 7, statements: []string{
+		// Transaction coordinator state (transactions.go): one row per
+		// transactional id; the partitions and groups of the current
+		// transaction are a JSON document. version guards saves, so two
+		// brokers that both think they coordinate an id cannot interleave.
+		`CREATE TABLE transactions (
+			cluster TEXT NOT NULL,
+			transactional_id TEXT NOT NULL,
+			producer_id BIGINT NOT NULL,
+			producer_epoch INTEGER NOT NULL,
+			state TEXT NOT NULL,
+			timeout_ms INTEGER NOT NULL,
+			members TEXT NOT NULL,
+			start_time_ms BIGINT NOT NULL,
+			update_time_ms BIGINT NOT NULL,
+			version BIGINT NOT NULL,
+			PRIMARY KEY (cluster, transactional_id))`,
+		`CREATE INDEX transactions_by_state ON transactions (state, update_time_ms)`,
+		// Transactions open in a partition: the producer's first offset in
+		// it. The last stable offset is the least first_offset, written in
+		// the commit transaction of the batch and deleted in that of the
+		// marker ending it.
+		`CREATE TABLE txn_open (
+			topic_id TEXT NOT NULL,
+			partition_id INTEGER NOT NULL,
+			producer_id BIGINT NOT NULL,
+			first_offset BIGINT NOT NULL,
+			PRIMARY KEY (topic_id, partition_id, producer_id))`,
+		// The aborted transaction index: each aborted span from the
+		// producer's first offset to its abort marker (last_offset).
+		`CREATE TABLE txn_aborted (
+			topic_id TEXT NOT NULL,
+			partition_id INTEGER NOT NULL,
+			last_offset BIGINT NOT NULL,
+			producer_id BIGINT NOT NULL,
+			first_offset BIGINT NOT NULL,
+			PRIMARY KEY (topic_id, partition_id, last_offset))`,
+		// Group offsets committed inside a transaction (TxnOffsetCommit),
+		// moved to committed_offsets when it commits.
+		`CREATE TABLE txn_offsets (
+			cluster TEXT NOT NULL,
+			producer_id BIGINT NOT NULL,
+			group_name TEXT NOT NULL,
+			topic TEXT NOT NULL,
+			partition_id INTEGER NOT NULL,
+			committed_offset BIGINT NOT NULL,
+			leader_epoch INTEGER NOT NULL,
+			metadata TEXT NOT NULL,
+			commit_time_ms BIGINT NOT NULL,
+			PRIMARY KEY (cluster, producer_id, group_name, topic, partition_id))`,
+	}},
 }

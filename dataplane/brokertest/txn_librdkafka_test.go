@@ -1,0 +1,156 @@
+package brokertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/affluent-io/affluent/internal/testutil"
+)
+
+// librdkafkaTxnScript drives librdkafka's transactional producer through
+// confluent-kafka-python: a committed, an aborted and a committed
+// transaction to argv topic, then a consume-transform-produce copy of
+// argv input to argv output with the input offsets sent to the
+// transaction (TxnOffsetCommit), then a read_committed read of topic,
+// printing each value read.
+const librdkafkaTxnScript = `
+import sys, time
+from confluent_kafka import Consumer, Producer, TopicPartition, KafkaException
+
+bootstrap, user, password, topic, src, dst, n = sys.argv[1:8]
+n = int(n)
+common = {
+    "bootstrap.servers": bootstrap,
+    "security.protocol": "SASL_PLAINTEXT",
+    "sasl.mechanisms": "PLAIN",
+    "sasl.username": user,
+    "sasl.password": password,
+}
+
+p = Producer({**common, "transactional.id": "rdkafka-txn", "linger.ms": 5})
+p.init_transactions(30)
+for prefix, commit in (("rd-commit1", True), ("rd-abort", False), ("rd-commit2", True)):
+    p.begin_transaction()
+    for i in range(40):
+        p.produce(topic, value="%s-%03d" % (prefix, i), partition=i % 2)
+    p.flush(30)
+    if commit:
+        p.commit_transaction(30)
+    else:
+        p.abort_transaction(30)
+
+c = Consumer({**common, "group.id": "rdkafka-eos", "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "isolation.level": "read_committed"})
+c.subscribe([src])
+copied, deadline = 0, time.time() + 90
+while copied < n and time.time() < deadline:
+    msgs = c.consume(num_messages=200, timeout=0.5)
+    msgs = [m for m in msgs if not m.error()]
+    if not msgs:
+        continue
+    p.begin_transaction()
+    for m in msgs:
+        p.produce(dst, value=m.value(), partition=m.partition())
+    p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+    p.commit_transaction(30)
+    copied += len(msgs)
+c.close()
+if copied != n:
+    sys.exit("copied %d of %d records" % (copied, n))
+
+r = Consumer({**common, "group.id": "rdkafka-reader", "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True})
+r.subscribe([topic])
+eof, deadline = set(), time.time() + 60
+while len(eof) < 2 and time.time() < deadline:
+    for m in r.consume(num_messages=100, timeout=0.5):
+        if m.error():
+            if m.error().code() == -191:  # partition EOF
+                eof.add(m.partition())
+            continue
+        print(m.value().decode())
+r.close()
+if len(eof) < 2:
+    sys.exit("read_committed reader did not reach the end of both partitions")
+`
+
+func TestLibrdkafkaTransactions(t *testing.T) {
+	python := "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import confluent_kafka (%v: %s): install the Debian package python3-confluent-kafka (`apt-get install -y python3-confluent-kafka`, which `make test` does)", python, err, out)
+	}
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true})
+	const topic, src, dst, n = "rd-txn", "rd-src", "rd-dst", 1000
+	adm := h.Admin(t)
+	for _, name := range []string{topic, src, dst} {
+		createTopic(t, adm, name, 2, nil)
+	}
+	var input []*kgo.Record
+	for i := range n {
+		input = append(input, &kgo.Record{Topic: src, Partition: int32(i % 2), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := h.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(testContext(t), input...).FirstErr(); err != nil {
+		t.Fatalf("produce input: %v", err)
+	}
+
+	script := filepath.Join(t.TempDir(), "rdkafka_txn.py")
+	if err := os.WriteFile(script, []byte(librdkafkaTxnScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, src, dst, strconv.Itoa(n))
+	// librdkafka 2.12.0 (scripts/test-deps.sh) rather than Debian's 2.0.2,
+	// which confluent-kafka-python would load otherwise.
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+librdkafkaDir(t))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("librdkafka transactions: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var readByRdkafka []string
+	for sc := bufio.NewScanner(&stdout); sc.Scan(); {
+		readByRdkafka = append(readByRdkafka, sc.Text())
+	}
+	slices.Sort(readByRdkafka)
+	committed := slices.Sorted(slices.Values(append(seqValues("rd-commit1", 40), seqValues("rd-commit2", 40)...)))
+	if !slices.Equal(readByRdkafka, committed) {
+		t.Fatalf("librdkafka read_committed read %d records %q, want the %d committed", len(readByRdkafka), readByRdkafka, len(committed))
+	}
+	if got := readValues(t, h, topic, true); !slices.Equal(got, committed) {
+		t.Fatalf("franz-go read_committed read %q of librdkafka's transactions, want %q", got, committed)
+	}
+	all := readValues(t, h, topic, false)
+	if aborted := slices.DeleteFunc(slices.Clone(all), func(v string) bool { return !strings.HasPrefix(v, "rd-abort") }); len(aborted) != 40 {
+		t.Fatalf("read_uncommitted read %d aborted records, want 40: %q", len(aborted), all)
+	}
+	checkExactlyOnce(t, readValues(t, h, dst, true), n)
+	checkCommittedAtEnd(t, h, "rdkafka-eos", src)
+}
+
+// librdkafkaDir is the directory of librdkafka 2.12.0 that
+// scripts/test-deps.sh builds.
+func librdkafkaDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("AFFLUENT_TOOLS_DIR")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "affluent", "tools")
+	}
+	dir = filepath.Join(dir, "librdkafka-2.12.0")
+	if _, err := os.Stat(filepath.Join(dir, "librdkafka.so.1")); err != nil {
+		t.Fatalf("no librdkafka 2.12.0 in %s: run scripts/test-deps.sh (%v)", dir, err)
+	}
+	return dir
+}
