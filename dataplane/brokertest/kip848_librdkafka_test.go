@@ -71,22 +71,6 @@ for c in consumers:
     c.close()
 `
 
-// librdkafka212 is the directory of the librdkafka 2.12.0 build (the first
-// with a complete KIP-848 consumer) that scripts/test-deps.sh installs.
-func librdkafka212(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AFFLUENT_TOOLS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "affluent", "tools")
-	}
-	dir = filepath.Join(dir, "librdkafka-2.12.0")
-	if _, err := os.Stat(filepath.Join(dir, "librdkafka.so.1")); err != nil {
-		t.Fatalf("no librdkafka 2.12.0 in %s: run scripts/test-deps.sh (%v)", dir, err)
-	}
-	return dir
-}
-
 // TestLibrdkafkaConsumerProtocol has librdkafka 2.12.0 consumers with
 // group.protocol=consumer join a KIP-848 group, share its partitions and
 // read every record once, committing their offsets.
@@ -107,7 +91,7 @@ func TestLibrdkafkaConsumerProtocol(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, group, strconv.Itoa(n))
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+librdkafka212(t))
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+testutil.Librdkafka(t))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

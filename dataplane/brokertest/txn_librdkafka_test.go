@@ -113,7 +113,7 @@ func TestLibrdkafkaTransactions(t *testing.T) {
 	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, src, dst, strconv.Itoa(n))
 	// librdkafka 2.12.0 (scripts/test-deps.sh) rather than Debian's 2.0.2,
 	// which confluent-kafka-python would load otherwise.
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+librdkafkaDir(t))
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+testutil.Librdkafka(t))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -137,20 +137,4 @@ func TestLibrdkafkaTransactions(t *testing.T) {
 	}
 	checkExactlyOnce(t, readValues(t, h, dst, true), n)
 	checkCommittedAtEnd(t, h, "rdkafka-eos", src)
-}
-
-// librdkafkaDir is the directory of librdkafka 2.12.0 that
-// scripts/test-deps.sh builds.
-func librdkafkaDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AFFLUENT_TOOLS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "affluent", "tools")
-	}
-	dir = filepath.Join(dir, "librdkafka-2.12.0")
-	if _, err := os.Stat(filepath.Join(dir, "librdkafka.so.1")); err != nil {
-		t.Fatalf("no librdkafka 2.12.0 in %s: run scripts/test-deps.sh (%v)", dir, err)
-	}
-	return dir
 }

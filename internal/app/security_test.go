@@ -228,22 +228,6 @@ func kcatEnv(t *testing.T, env []string, stdin string, args ...string) (string, 
 	return string(out), err
 }
 
-// librdkafkaWithCurl is the directory of the librdkafka that
-// scripts/test-deps.sh builds with libcurl (for OIDC).
-func librdkafkaWithCurl(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AFFLUENT_TOOLS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "affluent", "tools")
-	}
-	dir = filepath.Join(dir, "librdkafka-2.12.0")
-	if _, err := os.Stat(filepath.Join(dir, "librdkafka.so.1")); err != nil {
-		t.Fatalf("no librdkafka with libcurl in %s: run scripts/test-deps.sh (%v)", dir, err)
-	}
-	return dir
-}
-
 // kcatRoundTrip produces a line with kcat and consumes it back.
 func kcatRoundTrip(t *testing.T, topic, value string, conn ...string) {
 	t.Helper()
@@ -412,7 +396,7 @@ func TestKafkaSecurityAcceptance(t *testing.T) {
 			// Debian's librdkafka 2.0.2 is built without libcurl, which
 			// OIDC token fetching needs; scripts/test-deps.sh builds
 			// librdkafka 2.12.0 with it, and Debian's kcat runs on it.
-			out, err := kcatEnv(t, []string{"LD_LIBRARY_PATH=" + librdkafkaWithCurl(t)}, "", "-b", e.p.KafkaAddr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER",
+			out, err := kcatEnv(t, []string{"LD_LIBRARY_PATH=" + testutil.Librdkafka(t)}, "", "-b", e.p.KafkaAddr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=OAUTHBEARER",
 				"-X", "sasl.oauthbearer.method=oidc", "-X", "sasl.oauthbearer.client.id="+c.CloudAPIKey,
 				"-X", "sasl.oauthbearer.client.secret="+c.CloudAPISecret, "-X", "sasl.oauthbearer.token.endpoint.url="+c.OAuthTokenEndpoint,
 				"-X", "sasl.oauthbearer.extensions=logicalCluster="+c.ClusterID, "-L", "-t", "secure")
