@@ -265,9 +265,15 @@ type clusterGroups struct {
 	ready   chan struct{} // closed when the load from the Store has finished
 	loadErr error         // written before ready is closed
 
-	mu      sync.Mutex // guards groups and deleted
+	mu      sync.Mutex // guards the fields below
 	groups  map[string]*group
 	deleted bool // DeleteCluster is running: no group may be created
+	// stale is set when groups may have moved to this broker since they
+	// were read from the Store; changes counts placement changes. See
+	// PlacementChanged and refresh.
+	stale      bool
+	changes    uint64
+	refreshing chan struct{} // closed when the running refresh ends
 }
 
 // loadedCluster returns the cluster's groups, loading them from the Store on
@@ -306,15 +312,41 @@ func (c *Coordinator) loadedCluster(ctx context.Context, name string) (*clusterG
 	if cl.loadErr != nil {
 		return nil, kerr.CoordinatorNotAvailable.Code
 	}
+	if code := c.refresh(ctx, cl); code != 0 {
+		return nil, code
+	}
 	return cl, 0
 }
 
 func (c *Coordinator) loadCluster(cl *clusterGroups) error {
+	cl.mu.Lock()
+	changes := cl.changes
+	cl.mu.Unlock()
+	restored, err := c.readGroups(cl)
+	if err != nil {
+		return err
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.changes != changes {
+		// The placement changed while reading: groups that moved here
+		// may have been written since. The first request reads again.
+		cl.stale = true
+		return nil
+	}
+	for name, g := range restored {
+		cl.groups[name] = g
+	}
+	return nil
+}
+
+// readGroups reads the cluster's records and restores a group of each.
+func (c *Coordinator) readGroups(cl *clusterGroups) (map[string]*group, error) {
 	ctx, cancel := c.storeContext()
 	defer cancel()
 	records, err := c.store.LoadGroups(ctx, cl.name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	restored := make(map[string]*group, len(records))
 	for _, rec := range records {
@@ -326,12 +358,62 @@ func (c *Coordinator) loadCluster(cl *clusterGroups) error {
 		}
 		restored[rec.Name] = c.restoreGroup(cl, rec)
 	}
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	for name, g := range restored {
-		cl.groups[name] = g
+	return restored, nil
+}
+
+// refresh, when groups may have moved to this broker since the cluster's
+// groups were read (cl.stale), reads the records again and restores the
+// groups that are not in memory: those dropped when their coordinator
+// changed, and those created elsewhere since. A group still in memory was
+// coordinated here throughout, so it is newer than its record. It returns
+// a Kafka error code.
+func (c *Coordinator) refresh(ctx context.Context, cl *clusterGroups) int16 {
+	for {
+		cl.mu.Lock()
+		if !cl.stale {
+			cl.mu.Unlock()
+			return 0
+		}
+		if running := cl.refreshing; running != nil {
+			cl.mu.Unlock()
+			select {
+			case <-running:
+				continue
+			case <-ctx.Done():
+				return kerr.CoordinatorLoadInProgress.Code
+			case <-c.done:
+				return kerr.NotCoordinator.Code
+			}
+		}
+		done := make(chan struct{})
+		cl.refreshing, cl.stale = done, false
+		changes := cl.changes
+		cl.mu.Unlock()
+
+		restored, err := c.readGroups(cl)
+
+		cl.mu.Lock()
+		cl.refreshing = nil
+		switch {
+		case err != nil:
+			cl.stale = true
+		case cl.changes != changes:
+			// Moved again while reading; that change set stale, and the
+			// next round reads records at least as new as it.
+		default:
+			for name, g := range restored {
+				if cl.groups[name] == nil {
+					cl.groups[name] = g
+				}
+			}
+		}
+		close(done)
+		cl.mu.Unlock()
+		if err != nil {
+			c.log.Warn("reload groups", "cluster", cl.name, "err", err)
+			return kerr.CoordinatorNotAvailable.Code
+		}
 	}
-	return nil
 }
 
 // group returns the live group of that name, creating an Empty one when

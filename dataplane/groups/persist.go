@@ -361,6 +361,49 @@ func (c *Coordinator) ReleaseAll() {
 	}
 }
 
+// PlacementChanged follows a change of which groups this broker
+// coordinates, without disturbing the groups that stay here. kept reports
+// the groups this broker coordinated before the change and still does;
+// every other group in memory is let go (its waiting requests answered
+// NOT_COORDINATOR), so that one coming back later is read afresh from the
+// Store. mayGain says the change may have given this broker groups it did
+// not coordinate: the next request for the cluster then reads the Store
+// for groups not in memory (see refresh).
+//
+// Letting go only of what moved matters when brokers come and go often: a
+// group whose coordinator stayed keeps its rebalance going and its
+// members' sessions running, where reloading it would restart both.
+func (c *Coordinator) PlacementChanged(kept func(cluster, group string) bool, mayGain bool) {
+	c.mu.Lock()
+	clusters := make([]*clusterGroups, 0, len(c.clusters))
+	for _, cl := range c.clusters {
+		clusters = append(clusters, cl)
+	}
+	c.mu.Unlock()
+	for _, cl := range clusters {
+		var moved []*group
+		cl.mu.Lock()
+		cl.changes++
+		if mayGain {
+			cl.stale = true
+		}
+		for name, g := range cl.groups {
+			if !kept(cl.name, name) {
+				delete(cl.groups, name)
+				moved = append(moved, g)
+			}
+		}
+		cl.mu.Unlock()
+		for _, g := range moved {
+			g.mu.Lock()
+			if !g.unavailable() {
+				g.markDead(kerr.NotCoordinator.Code)
+			}
+			g.unlock()
+		}
+	}
+}
+
 func (cl *clusterGroups) release() {
 	for _, g := range cl.snapshot() {
 		g.mu.Lock()

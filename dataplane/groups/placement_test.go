@@ -2,6 +2,8 @@ package groups
 
 import (
 	"context"
+	"maps"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -79,4 +81,90 @@ func listGroups(h *harness) []kmsg.ListGroupsResponseGroup {
 	req := kmsg.NewPtrListGroupsRequest()
 	req.Version = 4
 	return h.c.ListGroups(context.Background(), testCluster, req).Groups
+}
+
+// TestPlacementChangeLetsGoOnlyOfWhatMoved changes which broker coordinates
+// some groups while another group is mid-rebalance: the rebalance goes on
+// undisturbed on the broker that keeps its group, the groups that moved are
+// served by their new coordinator at their latest state (one of them
+// created after that broker read the cluster's groups, one of which it
+// held an outdated copy), and the old coordinator refuses them.
+func TestPlacementChangeLetsGoOnlyOfWhatMoved(t *testing.T) {
+	store := newMemStore()
+	var mu sync.Mutex
+	owner := map[string]string{"stay": "a", "moved": "b", "late": "b", "keep-b": "b"}
+	placed := func(broker string) func(string, string) bool {
+		return func(_, group string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return owner[group] == broker
+		}
+	}
+	ha := newHarness(t, store, Options{Coordinates: placed("a")})
+	hb := newHarness(t, store, Options{Coordinates: placed("b")})
+
+	s1, s2 := ha.newClient("stay", "s1"), ha.newClient("stay", "s2")
+	ha.stableGroup(s1, s2)
+	m1 := hb.newClient("moved", "m1")
+	hb.stableGroup(m1)
+	// a reads the cluster's groups again, "moved" among them, at m1's first
+	// generation; b then moves "moved" on to a second one.
+	ha.c.ReleaseAll()
+	if code := s1.heartbeat(); code != 0 {
+		t.Fatalf("heartbeat of s1 after a reread its groups: %d", code)
+	}
+	if code := m1.joinOnce(context.Background()).ErrorCode; code != 0 {
+		t.Fatalf("rejoin of m1: %d", code)
+	}
+	hb.syncAll(m1)
+	// "late" exists only after a read the groups.
+	l1, k1 := hb.newClient("late", "l1"), hb.newClient("keep-b", "k1")
+	hb.stableGroup(l1)
+	if code := m1.heartbeat(); code != 0 { // b's clock moved on forming "late"
+		t.Fatalf("heartbeat of m1: %d", code)
+	}
+	hb.stableGroup(k1)
+	for _, cl := range []*client{m1, l1} {
+		if code := cl.heartbeat(); code != 0 {
+			t.Fatalf("heartbeat of %s: %d", cl.clientID, code)
+		}
+	}
+
+	// s1 rejoins: "stay" waits for s2 in PreparingRebalance.
+	ctx := context.Background()
+	join1 := s1.joinAsync(ctx)
+	eventually(t, "s1 waits in the join phase", func() bool { return ha.view(testCluster, "stay").awaitingJoin == 1 })
+
+	mu.Lock()
+	before := maps.Clone(owner)
+	owner["moved"], owner["late"] = "a", "a"
+	after := maps.Clone(owner)
+	mu.Unlock()
+	kept := func(broker string) func(string, string) bool {
+		return func(_, group string) bool { return before[group] == broker && after[group] == broker }
+	}
+	ha.c.PlacementChanged(kept("a"), true)
+	hb.c.PlacementChanged(kept("b"), false)
+
+	assertPending(t, "s1's join across a change that left its group in place", join1)
+	join2 := s2.joinAsync(ctx)
+	for i, join := range []<-chan *kmsg.JoinGroupResponse{join1, join2} {
+		if resp := receive(t, "join response", join); resp.ErrorCode != 0 || resp.Generation != s1.generation+1 {
+			t.Fatalf("join %d of the rebalance begun before the change: error %d generation %d, want generation %d",
+				i+1, resp.ErrorCode, resp.Generation, s1.generation+1)
+		}
+	}
+
+	for _, cl := range []*client{m1, l1} {
+		if code := cl.heartbeat(); code != kerr.NotCoordinator.Code {
+			t.Errorf("heartbeat of %s on its old coordinator: %d, want NOT_COORDINATOR", cl.clientID, code)
+		}
+		cl.h = ha
+		if code := cl.heartbeat(); code != 0 {
+			t.Errorf("heartbeat of %s (generation %d) on its new coordinator: %d, want the group resumed", cl.clientID, cl.generation, code)
+		}
+	}
+	if code := k1.heartbeat(); code != 0 {
+		t.Errorf("heartbeat of k1 on b, whose group stayed: %d", code)
+	}
 }

@@ -279,3 +279,32 @@ func (l *Live) Set(v View) bool {
 	}
 	return true
 }
+
+// Kept reports whether broker self coordinates a key of a cluster both in
+// old and in cur: a change of view from old to cur leaves that key where it
+// was, on self.
+func Kept(self int32, old, cur View, cluster string, keyType int8, key string) bool {
+	a, inOld := old.Coordinator(cluster, keyType, key)
+	b, inCur := cur.Coordinator(cluster, keyType, key)
+	return inOld && inCur && a.NodeID == self && b.NodeID == self
+}
+
+// MayGain reports whether a change of view from old to cur can give broker
+// self keys it did not coordinate in old. Placement is by rendezvous
+// hashing, so a key moves to self only when the broker that held it left or
+// self itself joined; a change that only adds other brokers (or changes an
+// address) moves keys away from self, never to it.
+func MayGain(self int32, old, cur View) bool {
+	if _, in := cur.Broker(self); !in {
+		return false
+	}
+	if _, in := old.Broker(self); !in {
+		return true
+	}
+	for _, b := range old.Brokers {
+		if _, in := cur.Broker(b.NodeID); !in {
+			return true
+		}
+	}
+	return false
+}

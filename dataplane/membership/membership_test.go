@@ -95,3 +95,48 @@ func TestLiveKeepsNewestView(t *testing.T) {
 		t.Errorf("changes %v; want [2]", changes)
 	}
 }
+
+// TestMayGainMatchesPlacement checks MayGain against the placement itself:
+// whenever some key moves to a broker across a change of view, MayGain says
+// the change may give it keys, and Kept holds exactly for the keys the
+// broker coordinates on both sides.
+func TestMayGainMatchesPlacement(t *testing.T) {
+	views := []View{
+		{Generation: 1, Brokers: brokers(1, 2, 3)},
+		{Generation: 2, Brokers: brokers(1, 3)},
+		{Generation: 3, Brokers: brokers(1, 2, 3, 4)},
+		{Generation: 4, Brokers: brokers(2)},
+		{Generation: 5, Brokers: brokers(2, 3)},
+		{Generation: 6},
+	}
+	for _, old := range views {
+		for _, cur := range views {
+			for self := int32(1); self <= 4; self++ {
+				gained := 0
+				for k := range 2000 {
+					key := fmt.Sprintf("group-%d", k)
+					a, inOld := old.Coordinator("lkc-a", CoordinatorGroup, key)
+					b, inCur := cur.Coordinator("lkc-a", CoordinatorGroup, key)
+					mineBefore := inOld && a.NodeID == self
+					mineAfter := inCur && b.NodeID == self
+					if mineAfter && !mineBefore {
+						gained++
+					}
+					if got := Kept(self, old, cur, "lkc-a", CoordinatorGroup, key); got != (mineBefore && mineAfter) {
+						t.Fatalf("%v -> %v, broker %d, key %s: Kept %v, want %v", old.Brokers, cur.Brokers, self, key, got, mineBefore && mineAfter)
+					}
+				}
+				if gained > 0 && !MayGain(self, old, cur) {
+					t.Errorf("%v -> %v: broker %d gains %d keys but MayGain says it cannot", old.Brokers, cur.Brokers, self, gained)
+				}
+			}
+		}
+	}
+	// Adding a broker only takes keys away from the others.
+	if MayGain(1, views[0], views[2]) {
+		t.Error("MayGain(1, {1,2,3} -> {1,2,3,4}) = true, want false")
+	}
+	if !MayGain(1, views[0], views[1]) {
+		t.Error("MayGain(1, {1,2,3} -> {1,3}) = false, want true")
+	}
+}

@@ -86,10 +86,9 @@ func groupPlacement(lease *tiered.Lease) func(cluster, group string) bool {
 	return func(cluster, group string) bool { return live.Coordinates(cluster, membership.CoordinatorGroup, group) }
 }
 
-// followPlacement makes the coordinator let go of its groups whenever the
-// live brokers change, so that a group whose coordinator moved is loaded
-// afresh from the DB when it comes back (the others resume from it without
-// a rebalance).
+// followPlacement makes the coordinator let go of the groups whose
+// coordinator moved whenever the live brokers change, so that a group is
+// loaded afresh from the DB when it comes back; the others go on undisturbed.
 func followPlacement(lease *tiered.Lease, coordinator *groups.Coordinator) {
-	lease.Live().OnChange(func(_, _ membership.View) { coordinator.ReleaseAll() })
+	groups.FollowPlacement(coordinator, lease.Live())
 }

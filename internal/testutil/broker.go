@@ -257,8 +257,8 @@ func StartBroker(t testing.TB, opts BrokerOptions) *BrokerHandle {
 	h.Groups = groups.NewCoordinator(h.Store, groupOpts)
 	if h.Lease != nil {
 		// A group whose coordinator moved is loaded afresh when it comes
-		// back; the others resume from the Store without a rebalance.
-		h.Lease.Live().OnChange(func(_, _ membership.View) { h.Groups.ReleaseAll() })
+		// back; the others go on undisturbed.
+		groups.FollowPlacement(h.Groups, h.Lease.Live())
 	}
 
 	users := broker.StaticAuthenticator{}
