@@ -26,6 +26,11 @@ const (
 	// GroupCoordinator.NewMemberJoinTimeoutMs).
 	newMemberJoinTimeout = 5 * time.Minute
 
+	// restoredRejoinGrace is the least time a coordinator that took over a
+	// group mid-rebalance gives its members to rejoin (see resumeRebalance):
+	// enough for a client to find the new coordinator and to heartbeat.
+	restoredRejoinGrace = 10 * time.Second
+
 	// storeTimeout bounds Store calls that are not tied to one request
 	// (loads, saves made by timers or that must outlive a client).
 	storeTimeout = 10 * time.Second

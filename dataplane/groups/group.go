@@ -87,6 +87,11 @@ type group struct {
 	inInitialDelay        bool
 	initialDelayRemaining time.Duration
 	newMemberAdded        bool
+	// rebalanceDeadline is when the current join phase ends at the latest.
+	// resumeRebalanceBy, for a group restored in PreparingRebalance, is
+	// the deadline its previous coordinator set (see resumeRebalance).
+	rebalanceDeadline time.Time
+	resumeRebalanceBy time.Time
 
 	// consumer is set for a KIP-848 consumer group, whose members and
 	// assignments live there (members above stays empty).
@@ -246,6 +251,10 @@ func (g *group) activate() {
 	g.active = true
 	for _, m := range g.members {
 		g.restartSession(m)
+	}
+	if !g.resumeRebalanceBy.IsZero() {
+		g.resumeRebalance(g.resumeRebalanceBy)
+		g.resumeRebalanceBy = time.Time{}
 	}
 	if g.consumer != nil {
 		g.activateConsumer()
@@ -578,6 +587,9 @@ func (g *group) removeMemberAndUpdate(m *member) {
 		g.maybePrepareRebalance("member " + m.id + " left")
 	case statePreparingRebalance:
 		g.tryCompleteJoin()
+		if g.state == statePreparingRebalance && g.protocol != "" {
+			g.queueSave(nil) // so that no coordinator brings it back
+		}
 	}
 }
 
@@ -628,6 +640,11 @@ func (g *group) prepareRebalance(reason string) {
 	g.log.Info("preparing to rebalance", "generation", g.generation, "reason", reason)
 
 	rebalanceTimeout := g.maxRebalanceTimeout()
+	g.rebalanceDeadline = g.c.clock.now().Add(rebalanceTimeout)
+	if !wasEmpty && g.protocol != "" {
+		// Saved with its members and deadline: see persist.go.
+		g.queueSave(nil)
+	}
 	delay := g.c.opts.InitialRebalanceDelay
 	if wasEmpty && delay > 0 {
 		// Kafka's InitialDelayedJoin: wait for more members to arrive
@@ -641,6 +658,20 @@ func (g *group) prepareRebalance(reason string) {
 	g.inInitialDelay = false
 	g.joinTimer.start(g, rebalanceTimeout, g.completeJoin)
 	g.tryCompleteJoin()
+}
+
+// resumeRebalance goes on with the rebalance a previous coordinator of this
+// (restored) group began: its join phase ends by the deadline that one set,
+// so that a group whose coordinator keeps moving still completes its
+// rebalances and drops the members that are gone. Members that were waiting
+// in JoinGroup send it again here; the others learn of the rebalance from
+// their next heartbeat, so they get at least restoredRejoinGrace to rejoin.
+func (g *group) resumeRebalance(deadline time.Time) {
+	g.transition(statePreparingRebalance)
+	g.rebalanceDeadline = deadline
+	wait := max(deadline.Sub(g.c.clock.now()), min(restoredRejoinGrace, g.maxRebalanceTimeout()))
+	g.log.Info("resuming the rebalance begun by the previous coordinator", "generation", g.generation, "join phase ends in", wait)
+	g.joinTimer.start(g, wait, g.completeJoin)
 }
 
 func (g *group) initialDelayExpired() {

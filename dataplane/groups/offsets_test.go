@@ -631,17 +631,27 @@ func TestReleaseReloadsFromStore(t *testing.T) {
 	eventually(t, "leader rejoined", func() bool { return h.view(testCluster, "g").awaitingJoin == 1 })
 
 	// Coordination moves: waiting requests are sent to find the
-	// coordinator again, and the next request reloads the saved state.
+	// coordinator again, and the next request reloads the saved state,
+	// the rebalance the leader began included.
 	h.c.Release(testCluster)
 	if r := receive(t, "join", jl); r.ErrorCode != kerr.NotCoordinator.Code {
 		t.Fatalf("waiting join after release: %d, want NOT_COORDINATOR", r.ErrorCode)
 	}
-	if code := follower.heartbeat(); code != 0 {
-		t.Fatalf("heartbeat after reload: %d", code)
+	if code := follower.heartbeat(); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("heartbeat after reload: %d, want REBALANCE_IN_PROGRESS", code)
 	}
-	if v := h.view(testCluster, "g"); v.state != stateStable || v.generation != 1 || v.members != 2 {
+	if v := h.view(testCluster, "g"); v.state != statePreparingRebalance || v.generation != 1 || v.members != 2 {
 		t.Fatalf("reloaded group: %+v", v)
 	}
+	joins := []<-chan *kmsg.JoinGroupResponse{leader.joinAsync(ctx), follower.joinAsync(ctx)}
+	for i, cl := range []*client{leader, follower} {
+		r := receive(t, "join", joins[i])
+		if r.ErrorCode != 0 || r.Generation != 2 {
+			t.Fatalf("join of the resumed rebalance: error %d generation %d, want generation 2", r.ErrorCode, r.Generation)
+		}
+		cl.absorb(r)
+	}
+	h.syncAll(leader, follower)
 	h.c.ReleaseAll()
 	if code := leader.heartbeat(); code != 0 {
 		t.Fatalf("heartbeat after ReleaseAll: %d", code)

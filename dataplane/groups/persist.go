@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// What reaches the Store, and when (as Kafka writes its group metadata
-// log): a group is saved when a generation's assignment is complete (the
+// What reaches the Store, and when: as Kafka writes its group metadata log,
+// a group is saved when a generation's assignment is complete (the
 // leader's SyncGroup; the group is Stable only once that save succeeded),
 // when a rebalance leaves it Empty, when a static member is replaced
-// without a rebalance, and when an offset commit creates it. Saves are
+// without a rebalance, and when an offset commit creates it. Unlike Kafka,
+// a rebalance of a group that has a generation is saved too when it begins
+// and when a member leaves during it, with the deadline of its join phase:
+// coordinators move whenever brokers come and go, and a coordinator taking
+// over must neither bring back members that left nor restart the
+// rebalance's clock (see resumeRebalance). Saves are
 // taken as snapshots under g.mu and numbered; saveSlot lets one write of
 // the group run at a time, and a snapshot older than one already written
 // is dropped, so the Store never goes back in time.
@@ -37,6 +43,10 @@ func (g *group) snapshot(assignments map[string][]byte) (GroupRecord, uint64) {
 	}
 	if len(g.members) > 0 {
 		rec.State = stateStable.String()
+		if g.state == statePreparingRebalance && g.protocol != "" {
+			rec.State = statePreparingRebalance.String()
+			rec.RebalanceDeadlineMs = g.rebalanceDeadline.UnixMilli()
+		}
 	}
 	for _, m := range g.sortedMembers() {
 		assignment := m.assignment
@@ -202,6 +212,9 @@ func (c *Coordinator) restoreGroup(cl *clusterGroups, rec GroupRecord) *group {
 			g.leader = g.electLeader()
 		}
 		g.state = stateStable
+		if rec.State == statePreparingRebalance.String() && rec.RebalanceDeadlineMs > 0 {
+			g.resumeRebalanceBy = time.UnixMilli(rec.RebalanceDeadlineMs)
+		}
 	}
 	g.subscribedTopics = g.computeSubscribedTopics()
 	if rec.Consumer != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -166,5 +167,65 @@ func TestPlacementChangeLetsGoOnlyOfWhatMoved(t *testing.T) {
 	}
 	if code := k1.heartbeat(); code != 0 {
 		t.Errorf("heartbeat of k1 on b, whose group stayed: %d", code)
+	}
+}
+
+// TestRebalanceSurvivesCoordinatorMove moves a group to another broker
+// while it rebalances because a member left: the new coordinator neither
+// brings the member back nor restarts the rebalance's clock, so the join
+// phase ends by the deadline the first coordinator set and members that do
+// not rejoin are dropped, however often the coordinator moves.
+func TestRebalanceSurvivesCoordinatorMove(t *testing.T) {
+	store := newMemStore()
+	var owner atomic.Int32 // 0: broker a, 1: broker b
+	placed := func(id int32) func(string, string) bool {
+		return func(string, string) bool { return owner.Load() == id }
+	}
+	ha := newHarness(t, store, Options{Coordinates: placed(0)})
+	hb := newHarness(t, store, Options{Coordinates: placed(1)})
+	ctx := context.Background()
+
+	s1, s2, s3 := ha.newClient("g", "s1"), ha.newClient("g", "s2"), ha.newClient("g", "s3")
+	ha.stableGroup(s1, s2, s3)
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 5
+	leave.Group = "g"
+	leave.Members = []kmsg.LeaveGroupRequestMember{{MemberID: s3.memberID}}
+	if resp := ha.c.LeaveGroup(ctx, testCluster, leave); resp.ErrorCode != 0 || resp.Members[0].ErrorCode != 0 {
+		t.Fatalf("leave of s3: %+v", resp)
+	}
+	deadline := ha.clock.now().Add(testRebalance)
+	rec, _ := store.record(testCluster, "g")
+	if rec.State != "PreparingRebalance" || len(rec.Members) != 2 || rec.RebalanceDeadlineMs != deadline.UnixMilli() {
+		t.Fatalf("record after s3 left: state %s, %d members, deadline %d; want PreparingRebalance, 2, %d",
+			rec.State, len(rec.Members), rec.RebalanceDeadlineMs, deadline.UnixMilli())
+	}
+
+	// b's clock is 14 s ahead of a's: the join phase has 16 s left there.
+	hb.clock.Advance(20 * time.Second)
+	owner.Store(1)
+	ha.c.ReleaseAll()
+	hb.c.ReleaseAll()
+	s1.h, s2.h = hb, hb
+	if code := s1.heartbeat(); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("heartbeat of s1 on the new coordinator: %d, want REBALANCE_IN_PROGRESS", code)
+	}
+	if v := hb.view(testCluster, "g"); v.state != statePreparingRebalance || v.members != 2 {
+		t.Fatalf("group on the new coordinator: %+v, want PreparingRebalance with s1 and s2", v)
+	}
+	join := s1.joinAsync(ctx)
+	eventually(t, "s1 waits in the join phase", func() bool { return hb.view(testCluster, "g").awaitingJoin == 1 })
+	// s2 heartbeats (so its session holds) but does not rejoin.
+	hb.clock.Advance(8 * time.Second)
+	if code := s2.heartbeat(); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("heartbeat of s2: %d, want REBALANCE_IN_PROGRESS", code)
+	}
+	hb.clock.Advance(deadline.Sub(hb.clock.now()) - time.Second)
+	assertPending(t, "s1's join before the deadline", join)
+	hb.clock.Advance(2 * time.Second)
+	resp := receive(t, "s1's join", join)
+	if resp.ErrorCode != 0 || resp.Generation != s1.generation+1 || len(resp.Members) != 1 {
+		t.Fatalf("join at the deadline: error %d generation %d members %d; want generation %d with s1 alone",
+			resp.ErrorCode, resp.Generation, len(resp.Members), s1.generation+1)
 	}
 }

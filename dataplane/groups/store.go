@@ -48,8 +48,11 @@ type GroupRecord struct {
 	Protocol     string
 	Generation   int32
 	Leader       string
-	State        string // Empty, Stable, ... as Kafka names them
-	Members      []MemberRecord
+	State        string // Empty, Stable, PreparingRebalance, as Kafka names them
+	// RebalanceDeadlineMs is, in PreparingRebalance, when the join phase
+	// ends (unix ms): members that have not rejoined by then are removed.
+	RebalanceDeadlineMs int64 `json:",omitempty"`
+	Members             []MemberRecord
 	// Consumer is set for a KIP-848 consumer group (then Members is empty).
 	Consumer *ConsumerGroupRecord `json:",omitempty"`
 }
