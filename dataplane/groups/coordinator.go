@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -421,6 +423,13 @@ func (c *Coordinator) refresh(ctx context.Context, cl *clusterGroups) int16 {
 	}
 }
 
+// clusterList returns the clusters whose groups are in memory (or loading).
+func (c *Coordinator) clusterList() []*clusterGroups {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Collect(maps.Values(c.clusters))
+}
+
 // group returns the live group of that name, creating an Empty one when
 // create is set; nil when it does not exist (or the cluster is being deleted).
 func (cl *clusterGroups) group(c *Coordinator, name string, create bool) *group {
@@ -449,11 +458,7 @@ func (cl *clusterGroups) forget(name string, g *group) {
 func (cl *clusterGroups) snapshot() []*group {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	out := make([]*group, 0, len(cl.groups))
-	for _, g := range cl.groups {
-		out = append(out, g)
-	}
-	return out
+	return slices.Collect(maps.Values(cl.groups))
 }
 
 // errClosed is returned by DeleteCluster once the coordinator is closed.

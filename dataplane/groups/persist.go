@@ -387,13 +387,7 @@ func (c *Coordinator) ReleaseAll() {
 // group whose coordinator stayed keeps its rebalance going and its
 // members' sessions running, where reloading it would restart both.
 func (c *Coordinator) PlacementChanged(kept func(cluster, group string) bool, mayGain bool) {
-	c.mu.Lock()
-	clusters := make([]*clusterGroups, 0, len(c.clusters))
-	for _, cl := range c.clusters {
-		clusters = append(clusters, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range clusters {
+	for _, cl := range c.clusterList() {
 		var moved []*group
 		cl.mu.Lock()
 		cl.changes++

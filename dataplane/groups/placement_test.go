@@ -19,12 +19,7 @@ import (
 // without a rebalance.
 func TestCoordinationMovesBetweenBrokers(t *testing.T) {
 	store := newMemStore()
-	var owner atomic.Int32 // 0: broker a, 1: broker b
-	placed := func(id int32) func(string, string) bool {
-		return func(string, string) bool { return owner.Load() == id }
-	}
-	ha := newHarness(t, store, Options{Coordinates: placed(0)})
-	hb := newHarness(t, store, Options{Coordinates: placed(1)})
+	ha, hb, owner := twoBrokers(t, store)
 
 	m1, m2 := ha.newClient("g", "m1"), ha.newClient("g", "m2")
 	ha.stableGroup(m1, m2)
@@ -76,6 +71,16 @@ func TestCoordinationMovesBetweenBrokers(t *testing.T) {
 	if code := m1.commit("orders", 0, 30); code != 0 {
 		t.Errorf("commit after moving back: %d", code)
 	}
+}
+
+// twoBrokers is two coordinators on one Store, as two brokers of a cell:
+// owner says which one coordinates every group (0: ha, 1: hb).
+func twoBrokers(t *testing.T, store *memStore) (ha, hb *harness, owner *atomic.Int32) {
+	owner = new(atomic.Int32)
+	placed := func(id int32) func(string, string) bool {
+		return func(string, string) bool { return owner.Load() == id }
+	}
+	return newHarness(t, store, Options{Coordinates: placed(0)}), newHarness(t, store, Options{Coordinates: placed(1)}), owner
 }
 
 func listGroups(h *harness) []kmsg.ListGroupsResponseGroup {
@@ -177,12 +182,7 @@ func TestPlacementChangeLetsGoOnlyOfWhatMoved(t *testing.T) {
 // not rejoin are dropped, however often the coordinator moves.
 func TestRebalanceSurvivesCoordinatorMove(t *testing.T) {
 	store := newMemStore()
-	var owner atomic.Int32 // 0: broker a, 1: broker b
-	placed := func(id int32) func(string, string) bool {
-		return func(string, string) bool { return owner.Load() == id }
-	}
-	ha := newHarness(t, store, Options{Coordinates: placed(0)})
-	hb := newHarness(t, store, Options{Coordinates: placed(1)})
+	ha, hb, owner := twoBrokers(t, store)
 	ctx := context.Background()
 
 	s1, s2, s3 := ha.newClient("g", "s1"), ha.newClient("g", "s2"), ha.newClient("g", "s3")

@@ -31,13 +31,7 @@ func (c *Coordinator) runRetention() {
 
 // expireOffsets runs one retention pass.
 func (c *Coordinator) expireOffsets() {
-	c.mu.Lock()
-	clusters := make([]*clusterGroups, 0, len(c.clusters))
-	for _, cl := range c.clusters {
-		clusters = append(clusters, cl)
-	}
-	c.mu.Unlock()
-	for _, cl := range clusters {
+	for _, cl := range c.clusterList() {
 		select {
 		case <-cl.ready:
 		default:
