@@ -20,34 +20,15 @@ const memberTypeConsumer = 1
 func (c *Coordinator) ConsumerGroupDescribe(ctx context.Context, cluster string, req *kmsg.ConsumerGroupDescribeRequest) *kmsg.ConsumerGroupDescribeResponse {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	resp.Version = req.Version
-	open := c.enter()
-	if open {
-		defer c.leave()
-	}
-	var cl *clusterGroups
-	code := kerr.NotCoordinator.Code
-	if open && len(req.Groups) > 0 {
-		cl, code = c.loadedCluster(ctx, cluster)
-	}
-	for _, name := range req.Groups {
+	c.eachGroup(ctx, cluster, req.Groups, func(name string, g *group, code int16) {
 		dg := kmsg.NewConsumerGroupDescribeResponseGroup()
-		dg.Group = name
-		switch {
-		case name == "":
-			dg.ErrorCode = kerr.InvalidGroupID.Code
-		case code != 0:
-			dg.ErrorCode = code
-		case !c.coordinates(cluster, name):
-			dg.ErrorCode = kerr.NotCoordinator.Code
-		default:
-			g := cl.group(c, name, false)
-			if g == nil || !g.describeConsumer(&dg, req.Version) {
-				dg.ErrorCode = kerr.GroupIDNotFound.Code
-				dg.ErrorMessage = kmsg.StringPtr("Group " + name + " is not a consumer group.")
-			}
+		dg.Group, dg.ErrorCode = name, code
+		if code == 0 && (g == nil || !g.describeConsumer(&dg, req.Version)) {
+			dg.ErrorCode = kerr.GroupIDNotFound.Code
+			dg.ErrorMessage = kmsg.StringPtr("Group " + name + " is not a consumer group.")
 		}
 		resp.Groups = append(resp.Groups, dg)
-	}
+	})
 	return resp
 }
 

@@ -14,33 +14,17 @@ import (
 func (c *Coordinator) DeleteGroups(ctx context.Context, cluster string, req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	resp.Version = req.Version
-	open := c.enter()
-	if open {
-		defer c.leave()
-	}
-	var cl *clusterGroups
-	code := kerr.NotCoordinator.Code
-	if open && len(req.Groups) > 0 {
-		cl, code = c.loadedCluster(ctx, cluster)
-	}
-	for _, name := range req.Groups {
+	c.eachGroup(ctx, cluster, req.Groups, func(name string, g *group, code int16) {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
-		dg.Group = name
+		dg.Group, dg.ErrorCode = name, code
 		switch {
-		case name == "":
-			dg.ErrorCode = kerr.InvalidGroupID.Code
 		case code != 0:
-			dg.ErrorCode = code
-		case !c.coordinates(cluster, name):
-			dg.ErrorCode = kerr.NotCoordinator.Code
+		case g == nil:
+			dg.ErrorCode = kerr.GroupIDNotFound.Code
 		default:
-			if g := cl.group(c, name, false); g == nil {
-				dg.ErrorCode = kerr.GroupIDNotFound.Code
-			} else {
-				dg.ErrorCode = g.deleteEmpty(ctx)
-			}
+			dg.ErrorCode = g.deleteEmpty(ctx)
 		}
 		resp.Groups = append(resp.Groups, dg)
-	}
+	})
 	return resp
 }

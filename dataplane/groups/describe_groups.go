@@ -16,34 +16,43 @@ import (
 func (c *Coordinator) DescribeGroups(ctx context.Context, cluster string, req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	resp.Version = req.Version
+	c.eachGroup(ctx, cluster, req.Groups, func(name string, g *group, code int16) {
+		dg := kmsg.NewDescribeGroupsResponseGroup()
+		dg.Group, dg.State, dg.ErrorCode = name, stateDead.String(), code
+		if g != nil {
+			g.describe(&dg)
+		}
+		resp.Groups = append(resp.Groups, dg)
+	})
+	return resp
+}
+
+// eachGroup answers a request that names groups: answer is called for each
+// name, in order, with the group (nil when there is none) or with the code
+// that refuses it: INVALID_GROUP_ID, NOT_COORDINATOR, or why the cluster's
+// groups could not be loaded.
+func (c *Coordinator) eachGroup(ctx context.Context, cluster string, names []string, answer func(name string, g *group, code int16)) {
 	open := c.enter()
 	if open {
 		defer c.leave()
 	}
 	var cl *clusterGroups
 	code := kerr.NotCoordinator.Code
-	if open && len(req.Groups) > 0 {
+	if open && len(names) > 0 {
 		cl, code = c.loadedCluster(ctx, cluster)
 	}
-	for _, name := range req.Groups {
-		dg := kmsg.NewDescribeGroupsResponseGroup()
-		dg.Group = name
-		dg.State = stateDead.String()
+	for _, name := range names {
 		switch {
 		case name == "":
-			dg.ErrorCode = kerr.InvalidGroupID.Code
+			answer(name, nil, kerr.InvalidGroupID.Code)
 		case code != 0:
-			dg.ErrorCode = code
+			answer(name, nil, code)
 		case !c.coordinates(cluster, name):
-			dg.ErrorCode = kerr.NotCoordinator.Code
+			answer(name, nil, kerr.NotCoordinator.Code)
 		default:
-			if g := cl.group(c, name, false); g != nil {
-				g.describe(&dg)
-			}
+			answer(name, cl.group(c, name, false), 0)
 		}
-		resp.Groups = append(resp.Groups, dg)
 	}
-	return resp
 }
 
 func (g *group) describe(dg *kmsg.DescribeGroupsResponseGroup) {
