@@ -139,6 +139,13 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // ending whatever its previous incarnation left: an ongoing transaction is
 // aborted, an unfinished end is completed. producerID and epoch are the
 // ones the producer had (KIP-360, v3+), -1 when none.
+//
+// A producer that names the id and epoch this request's predecessor
+// replaced, with nothing done since (state Empty), is retrying a request
+// whose answer it lost, and gets the current id and epoch again, as from
+// Kafka (TransactionMetadata.prepareIncrementProducerEpoch). Only a
+// request that names the pair it replaces records it: a new incarnation,
+// which names none, leaves nothing by which its predecessor could pass.
 func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeoutMs int32, producerID int64, epoch int16, fencedCode bool) (storage.Transaction, int16, error) {
 	ts := b.txnStore()
 	defer b.txns.lock(cluster, id)()
@@ -148,19 +155,30 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 	}
 	now := nowMs()
 	if !found {
+		// A producer naming an id and epoch whose transactional id was
+		// forgotten (expired) starts afresh too, as in Kafka.
 		pid, err := b.cfg.Log.AllocateProducerID(ctx)
 		if err != nil {
 			return t, 0, err
 		}
-		t = storage.Transaction{TransactionalID: id, ProducerID: pid, State: storage.TxnEmpty,
-			TimeoutMs: timeoutMs, StartTime: -1, UpdateTime: now}
+		t = storage.Transaction{TransactionalID: id, ProducerID: pid, LastProducerID: -1, LastProducerEpoch: -1,
+			State: storage.TxnEmpty, TimeoutMs: timeoutMs, StartTime: -1, UpdateTime: now}
 		return t, 0, ts.SaveTransaction(ctx, cluster, &t)
 	}
-	if producerID >= 0 && (producerID != t.ProducerID || epoch != t.ProducerEpoch) {
+	named := producerID >= 0
+	if named && (producerID != t.ProducerID || epoch != t.ProducerEpoch) {
+		if retriedInit(t, producerID, epoch) {
+			t.TimeoutMs, t.UpdateTime = timeoutMs, now
+			return t, 0, ts.SaveTransaction(ctx, cluster, &t)
+		}
 		if fencedCode {
 			return t, kerr.ProducerFenced.Code, nil
 		}
 		return t, kerr.InvalidProducerEpoch.Code, nil
+	}
+	lastID, lastEpoch := int64(-1), int16(-1)
+	if named {
+		lastID, lastEpoch = producerID, epoch
 	}
 	fenced := false
 	switch t.State {
@@ -188,9 +206,18 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 		}
 		t.ProducerID, t.ProducerEpoch = pid, 0
 	}
+	t.LastProducerID, t.LastProducerEpoch = lastID, lastEpoch
 	t.State, t.Partitions, t.Groups = storage.TxnEmpty, nil, nil
 	t.TimeoutMs, t.StartTime, t.UpdateTime = timeoutMs, -1, nowMs()
 	return t, 0, ts.SaveTransaction(ctx, cluster, &t)
+}
+
+// retriedInit reports whether an InitProducerId naming producerID and
+// epoch, which are not t's, retries the one that made t's: they are the
+// pair it replaced and nothing has happened since.
+func retriedInit(t storage.Transaction, producerID int64, epoch int16) bool {
+	return t.State == storage.TxnEmpty && t.LastProducerID >= 0 && t.LastProducerEpoch >= 0 &&
+		producerID == t.LastProducerID && epoch == t.LastProducerEpoch
 }
 
 // fenceEpoch raises t's epoch (up to the last, math.MaxInt16): markers
@@ -201,6 +228,9 @@ func fenceEpoch(t *storage.Transaction) {
 	if t.ProducerEpoch < math.MaxInt16 {
 		t.ProducerEpoch++
 	}
+	// The fenced producer must not pass for one retrying its last
+	// InitProducerId.
+	t.LastProducerID, t.LastProducerEpoch = -1, -1
 }
 
 // beginTxnMember adds partitions or groups to t's transaction, which

@@ -31,12 +31,17 @@ type Transaction struct {
 	TransactionalID string
 	ProducerID      int64
 	ProducerEpoch   int16
-	State           string
-	TimeoutMs       int32
-	Partitions      []TxnPartition // added to the current transaction
-	Groups          []string       // whose offsets it commits
-	StartTime       int64          // unix ms the current transaction began; -1 when none
-	UpdateTime      int64          // unix ms of the last change
+	// LastProducerID and LastProducerEpoch are the producer id and epoch
+	// that the last InitProducerId replaced, when its request named them
+	// (KIP-360); -1 when it did not, or when nothing did.
+	LastProducerID    int64
+	LastProducerEpoch int16
+	State             string
+	TimeoutMs         int32
+	Partitions        []TxnPartition // added to the current transaction
+	Groups            []string       // whose offsets it commits
+	StartTime         int64          // unix ms the current transaction began; -1 when none
+	UpdateTime        int64          // unix ms of the last change
 	// Version counts saves; SaveTransaction writes only over the version
 	// read (0: no record yet).
 	Version int64

@@ -19,24 +19,26 @@ type txnMembers struct {
 	Groups     []string               `json:"groups,omitempty"`
 }
 
-const txnColumns = `transactional_id, producer_id, producer_epoch, state, timeout_ms, members,
-	start_time_ms, update_time_ms, version`
+const txnColumns = `transactional_id, producer_id, producer_epoch, last_producer_id, last_producer_epoch,
+	state, timeout_ms, members, start_time_ms, update_time_ms, version`
 
-func scanTxn(row interface{ Scan(...any) error }) (storage.Transaction, error) {
+// scanTxn reads a row of txnColumns, after the columns that lead names.
+func scanTxn(row interface{ Scan(...any) error }, lead ...any) (storage.Transaction, error) {
 	var (
-		t       storage.Transaction
-		epoch   int32
-		members string
-		m       txnMembers
+		t                storage.Transaction
+		epoch, lastEpoch int32
+		members          string
+		m                txnMembers
 	)
-	if err := row.Scan(&t.TransactionalID, &t.ProducerID, &epoch, &t.State, &t.TimeoutMs, &members,
-		&t.StartTime, &t.UpdateTime, &t.Version); err != nil {
+	dest := append(lead, &t.TransactionalID, &t.ProducerID, &epoch, &t.LastProducerID, &lastEpoch,
+		&t.State, &t.TimeoutMs, &members, &t.StartTime, &t.UpdateTime, &t.Version)
+	if err := row.Scan(dest...); err != nil {
 		return t, err
 	}
 	if err := json.Unmarshal([]byte(members), &m); err != nil {
 		return t, fmt.Errorf("decode transaction %s: %w", t.TransactionalID, err)
 	}
-	t.ProducerEpoch, t.Partitions, t.Groups = int16(epoch), m.Partitions, m.Groups
+	t.ProducerEpoch, t.LastProducerEpoch, t.Partitions, t.Groups = int16(epoch), int16(lastEpoch), m.Partitions, m.Groups
 	return t, nil
 }
 
@@ -80,15 +82,16 @@ func saveTxn(ctx context.Context, tx *sql.Tx, cluster string, t *storage.Transac
 	var res sql.Result
 	if t.Version == 0 {
 		res, err = tx.ExecContext(ctx, `INSERT INTO transactions (cluster, `+txnColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT DO NOTHING`,
-			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.State, t.TimeoutMs,
-			string(members), t.StartTime, t.UpdateTime)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1) ON CONFLICT DO NOTHING`,
+			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.LastProducerID, int32(t.LastProducerEpoch),
+			t.State, t.TimeoutMs, string(members), t.StartTime, t.UpdateTime)
 	} else {
 		res, err = tx.ExecContext(ctx, `UPDATE transactions SET producer_id = $3, producer_epoch = $4,
-			state = $5, timeout_ms = $6, members = $7, start_time_ms = $8, update_time_ms = $9,
-			version = version + 1 WHERE cluster = $1 AND transactional_id = $2 AND version = $10`,
-			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.State, t.TimeoutMs,
-			string(members), t.StartTime, t.UpdateTime, t.Version)
+			last_producer_id = $5, last_producer_epoch = $6, state = $7, timeout_ms = $8, members = $9,
+			start_time_ms = $10, update_time_ms = $11, version = version + 1
+			WHERE cluster = $1 AND transactional_id = $2 AND version = $12`,
+			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.LastProducerID, int32(t.LastProducerEpoch),
+			t.State, t.TimeoutMs, string(members), t.StartTime, t.UpdateTime, t.Version)
 	}
 	if err != nil {
 		return err
@@ -138,13 +141,9 @@ func (s *Store) OngoingTransactions(ctx context.Context, before int64) ([]storag
 	var out []storage.ClusterTransaction
 	for rows.Next() {
 		var ct storage.ClusterTransaction
-		var epoch int32
-		var members string
-		if err := rows.Scan(&ct.Cluster, &ct.TransactionalID, &ct.ProducerID, &epoch, &ct.State, &ct.TimeoutMs,
-			&members, &ct.StartTime, &ct.UpdateTime, &ct.Version); err != nil {
+		if ct.Transaction, err = scanTxn(rows, &ct.Cluster); err != nil {
 			return nil, fmt.Errorf("list ongoing transactions: %w", err)
 		}
-		ct.ProducerEpoch = int16(epoch)
 		out = append(out, ct)
 	}
 	return out, rows.Err()

@@ -99,7 +99,7 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 
 	// Coordinator records: saved over the version read only.
-	txn := storage.Transaction{TransactionalID: "x", ProducerID: a, ProducerEpoch: 1, State: storage.TxnOngoing,
+	txn := storage.Transaction{TransactionalID: "x", ProducerID: a, ProducerEpoch: 1, LastProducerID: a, LastProducerEpoch: 0, State: storage.TxnOngoing,
 		TimeoutMs: 1000, Partitions: []storage.TxnPartition{{Topic: "t", Partition: 0}}, Groups: []string{"g"}, StartTime: 5, UpdateTime: 6}
 	if err := s.SaveTransaction(ctx, "c", &txn); err != nil {
 		t.Fatal(err)
@@ -111,13 +111,15 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 	got, found, err := s.Transaction(ctx, "c", "x")
 	if err != nil || !found || got.State != storage.TxnOngoing || got.Version != 1 || !slices.Equal(got.Groups, []string{"g"}) ||
+		got.LastProducerID != a || got.LastProducerEpoch != 0 ||
 		!slices.Equal(got.Partitions, txn.Partitions) {
 		t.Fatalf("loaded %+v (%v %v), want %+v", got, found, err, txn)
 	}
 	if _, found, _ := s.Transaction(ctx, "other-cluster", "x"); found {
 		t.Fatal("another cluster sees the transaction")
 	}
-	if ongoing, err := s.OngoingTransactions(ctx, 1<<62); err != nil || len(ongoing) != 1 || ongoing[0].Cluster != "c" {
+	if ongoing, err := s.OngoingTransactions(ctx, 1<<62); err != nil || len(ongoing) != 1 || ongoing[0].Cluster != "c" ||
+		ongoing[0].TransactionalID != "x" || ongoing[0].LastProducerID != a || !slices.Equal(ongoing[0].Partitions, txn.Partitions) {
 		t.Fatalf("ongoing transactions %+v (%v)", ongoing, err)
 	}
 
