@@ -367,7 +367,8 @@ func markerBatch(producerID int64, epoch int16, commit bool, now int64) storage.
 // runTxnTimeouts aborts, until ctx ends, the transactions this broker
 // coordinates that outlived their timeout (transaction.timeout.ms), at a
 // new epoch so that the producer is fenced, and completes those a failed
-// broker left half ended.
+// broker left half ended. Less often, it forgets the transactional ids
+// idle for longer than TransactionalIDExpiration.
 func (b *Broker) runTxnTimeouts(ctx context.Context) {
 	ts := b.txnStore()
 	if ts == nil {
@@ -375,6 +376,8 @@ func (b *Broker) runTxnTimeouts(ctx context.Context) {
 	}
 	tick := time.NewTicker(txnTimeoutScanEvery)
 	defer tick.Stop()
+	sweepEvery := txnIDSweepEvery(b.cfg.TransactionalIDExpiration)
+	var lastSweep time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -382,7 +385,55 @@ func (b *Broker) runTxnTimeouts(ctx context.Context) {
 		case <-tick.C:
 		}
 		b.expireTxns(ctx, ts)
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			b.forgetIdleTxnIDs(ctx, ts)
+		}
 	}
+}
+
+// txnIDSweepEvery is how often idle transactional ids are looked for: a
+// tenth of their expiration, at most once per pass of the timeouts and at
+// least once an hour (Kafka's
+// transaction.remove.expired.transaction.cleanup.interval.ms).
+func txnIDSweepEvery(expiration time.Duration) time.Duration {
+	return min(max(expiration/10, txnTimeoutScanEvery), time.Hour)
+}
+
+// forgetIdleTxnIDs deletes the transactional ids this broker coordinates
+// that have had no transaction under way and no change for longer than
+// TransactionalIDExpiration, as Kafka does. Each goes only as listed: one
+// that a producer initialised again meanwhile, here or at another broker,
+// is kept.
+func (b *Broker) forgetIdleTxnIDs(ctx context.Context, ts storage.Transactions) {
+	idle, err := ts.IdleTransactions(ctx, nowMs()-b.cfg.TransactionalIDExpiration.Milliseconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("list idle transactional ids", "err", err)
+		}
+		return
+	}
+	for _, ct := range idle {
+		if !b.coordinatesTxn(ct.Cluster, ct.TransactionalID) {
+			continue
+		}
+		err := b.forgetTxnID(ctx, ts, ct)
+		if err != nil && !errors.Is(err, storage.ErrTxnConflict) && ctx.Err() == nil {
+			b.log.Warn("forget idle transactional id", "cluster", ct.Cluster, "transactional_id", ct.TransactionalID, "err", err)
+		}
+	}
+}
+
+// forgetTxnID deletes one idle transactional id under its lock, if it is
+// still as listed.
+func (b *Broker) forgetTxnID(ctx context.Context, ts storage.Transactions, ct storage.ClusterTransaction) error {
+	defer b.txns.lock(ct.Cluster, ct.TransactionalID)()
+	if err := ts.DeleteTransaction(ctx, ct.Cluster, ct.Transaction); err != nil {
+		return err
+	}
+	b.log.Info("forgot idle transactional id", "cluster", ct.Cluster, "transactional_id", ct.TransactionalID,
+		"producer_id", ct.ProducerID, "idle_ms", nowMs()-ct.UpdateTime)
+	return nil
 }
 
 // expireTxns is one pass of runTxnTimeouts.

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -153,6 +154,20 @@ func TestRetriedInit(t *testing.T) {
 	} {
 		if got := retriedInit(tc.txn, tc.pid, tc.epoch); got != tc.want {
 			t.Errorf("%s: producer %d epoch %d against %+v: %v, want %v", tc.name, tc.pid, tc.epoch, tc.txn, got, tc.want)
+		}
+	}
+}
+
+func TestTxnIDSweepEvery(t *testing.T) {
+	for _, tc := range []struct{ expiration, want time.Duration }{
+		{DefaultTransactionalIDExpiration, time.Hour},
+		{5 * time.Hour, 30 * time.Minute},
+		{time.Minute, 6 * time.Second},
+		{time.Second, txnTimeoutScanEvery},
+		{time.Millisecond, txnTimeoutScanEvery},
+	} {
+		if got := txnIDSweepEvery(tc.expiration); got != tc.want {
+			t.Errorf("idle transactional ids expiring after %v: looked for every %v, want %v", tc.expiration, got, tc.want)
 		}
 	}
 }

@@ -3,12 +3,14 @@ package brokertest
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/affluent-io/affluent/dataplane/broker"
 	"github.com/affluent-io/affluent/dataplane/storage"
 	"github.com/affluent-io/affluent/internal/testutil"
 )
@@ -102,5 +104,72 @@ func TestInitProducerIDRetried(t *testing.T) {
 
 	if st := describeTxn(t, v4, id); st.State != storage.TxnEmpty || st.ProducerID != rotated.ProducerID || st.ProducerEpoch != 1 {
 		t.Fatalf("described %+v, want Empty at producer %d epoch 1", st, rotated.ProducerID)
+	}
+}
+
+func TestTransactionalIDExpiration(t *testing.T) {
+	h := testutil.StartBroker(t, testutil.BrokerOptions{Configure: func(c *broker.Config) {
+		c.TransactionalIDExpiration = 500 * time.Millisecond
+	}})
+	const topic = "txn-expiry"
+	createTopic(t, h.Admin(t), topic, 1, nil)
+	ctx := testContext(t)
+	raw := h.Client(t)
+
+	// One id ends its transaction and goes idle; another keeps one open,
+	// which expiration must not touch (its timeout is long).
+	idle := txnProducer(t, h, "txn-idle", topic)
+	produceTxn(t, idle, 1, true, "committed")
+	idleID, idleEpoch, err := idle.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := initProducer(t, raw, "txn-open", -1, -1)
+	wantInit(t, "init", open, 0, open.ProducerID, 0)
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "txn-open", open.ProducerID, open.ProducerEpoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = topic, []int32{0}
+	add.Topics = append(add.Topics, at)
+	if resp, err := add.RequestWith(ctx, raw); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add partition: %v %+v", err, resp)
+	}
+
+	describe := func(id string) (string, int16) {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		resp, err := req.RequestWith(ctx, raw)
+		if err != nil {
+			t.Fatalf("describe transaction %s: %v", id, err)
+		}
+		return resp.TransactionStates[0].State, resp.TransactionStates[0].ErrorCode
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, code := describe("txn-idle")
+		if code == kerr.TransactionalIDNotFound.Code {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle transactional id still there 20s after its 500ms expiration: %v", kerr.ErrorForCode(code))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if state, code := describe("txn-open"); code != 0 || state != storage.TxnOngoing {
+		t.Fatalf("transactional id with an open transaction after the expiration: %s %v, want it Ongoing", state, kerr.ErrorForCode(code))
+	}
+
+	// The forgotten id's producer is no longer known; initialised again,
+	// naming its old pair, it starts afresh with a new producer id.
+	add = kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "txn-idle", idleID, idleEpoch
+	add.Topics = append(add.Topics, at)
+	if resp, err := add.RequestWith(ctx, raw); err != nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.InvalidProducerIDMapping.Code {
+		t.Fatalf("add partition for a forgotten id: %v %+v, want INVALID_PRODUCER_ID_MAPPING", err, resp)
+	}
+	again := initProducer(t, raw, "txn-idle", idleID, idleEpoch)
+	wantInit(t, "init of a forgotten id", again, 0, again.ProducerID, 0)
+	if again.ProducerID == idleID {
+		t.Fatalf("a forgotten id initialised again kept producer id %d", idleID)
 	}
 }

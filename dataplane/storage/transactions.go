@@ -103,6 +103,15 @@ type Transactions interface {
 	// PrepareAbort) transactions of every cluster whose last change is
 	// older than before (unix ms).
 	OngoingTransactions(ctx context.Context, before int64) ([]ClusterTransaction, error)
+	// IdleTransactions returns the transactional ids of every cluster
+	// with no transaction under way (Empty, CompleteCommit,
+	// CompleteAbort) whose last change is older than before (unix ms).
+	IdleTransactions(ctx context.Context, before int64) ([]ClusterTransaction, error)
+	// DeleteTransaction forgets t's transactional id if its record is
+	// still the one t was read from (its version and last change: a
+	// record deleted and made again starts at version 1 again);
+	// ErrTxnConflict otherwise.
+	DeleteTransaction(ctx context.Context, cluster string, t Transaction) error
 
 	// StageTxnOffsets keeps offsets committed by a transactional producer
 	// until its transaction ends, if — checked in the same DB transaction,

@@ -128,25 +128,67 @@ func (s *Store) ListTransactions(ctx context.Context, cluster string) ([]storage
 
 // OngoingTransactions implements storage.Transactions.
 func (s *Store) OngoingTransactions(ctx context.Context, before int64) ([]storage.ClusterTransaction, error) {
+	out, err := s.transactionsIn(ctx, before, storage.TxnOngoing, storage.TxnPrepareCommit, storage.TxnPrepareAbort)
+	if err != nil {
+		return nil, fmt.Errorf("list ongoing transactions: %w", err)
+	}
+	return out, nil
+}
+
+// IdleTransactions implements storage.Transactions.
+func (s *Store) IdleTransactions(ctx context.Context, before int64) ([]storage.ClusterTransaction, error) {
+	out, err := s.transactionsIn(ctx, before, storage.TxnEmpty, storage.TxnCompleteCommit, storage.TxnCompleteAbort)
+	if err != nil {
+		return nil, fmt.Errorf("list idle transactional ids: %w", err)
+	}
+	return out, nil
+}
+
+// transactionsIn returns the transactions of every cluster in one of three
+// states whose last change is older than before.
+func (s *Store) transactionsIn(ctx context.Context, before int64, a, b, c string) ([]storage.ClusterTransaction, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT cluster, `+txnColumns+` FROM transactions
-		WHERE state IN ($1, $2, $3) AND update_time_ms < $4`,
-		storage.TxnOngoing, storage.TxnPrepareCommit, storage.TxnPrepareAbort, before)
+		WHERE state IN ($1, $2, $3) AND update_time_ms < $4`, a, b, c, before)
 	if err != nil {
-		return nil, fmt.Errorf("list ongoing transactions: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []storage.ClusterTransaction
 	for rows.Next() {
 		var ct storage.ClusterTransaction
 		if ct.Transaction, err = scanTxn(rows, &ct.Cluster); err != nil {
-			return nil, fmt.Errorf("list ongoing transactions: %w", err)
+			return nil, err
 		}
 		out = append(out, ct)
 	}
 	return out, rows.Err()
+}
+
+// DeleteTransaction implements storage.Transactions.
+func (s *Store) DeleteTransaction(ctx context.Context, cluster string, t storage.Transaction) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM transactions WHERE cluster = $1 AND transactional_id = $2
+			AND version = $3 AND update_time_ms = $4`, cluster, t.TransactionalID, t.Version, t.UpdateTime)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return storage.ErrTxnConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete transaction %s/%s at version %d: %w", cluster, t.TransactionalID, t.Version, err)
+	}
+	return nil
 }
 
 // StageTxnOffsets implements storage.Transactions.

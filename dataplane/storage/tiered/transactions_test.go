@@ -236,6 +236,77 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 }
 
+func TestIdleTransactionalIDs(t *testing.T) { forEachBackend(t, testIdleTransactionalIDs) }
+
+func testIdleTransactionalIDs(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s := openStore(t, cfg)
+	save := func(cluster, id, state string, updated int64) *storage.Transaction {
+		t.Helper()
+		txn := &storage.Transaction{TransactionalID: id, ProducerID: 1, LastProducerID: -1, LastProducerEpoch: -1,
+			State: state, TimeoutMs: 1000, StartTime: -1, UpdateTime: updated}
+		if err := s.SaveTransaction(ctx, cluster, txn); err != nil {
+			t.Fatal(err)
+		}
+		return txn
+	}
+	old := save("c", "old-empty", storage.TxnEmpty, 100)
+	save("c", "old-committed", storage.TxnCompleteCommit, 100)
+	save("d", "old-aborted", storage.TxnCompleteAbort, 100)
+	save("c", "old-ongoing", storage.TxnOngoing, 100)
+	save("c", "old-preparing", storage.TxnPrepareCommit, 100)
+	save("c", "recent", storage.TxnEmpty, 5000)
+
+	idle, err := s.IdleTransactions(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ct := range idle {
+		ids = append(ids, ct.Cluster+"/"+ct.TransactionalID)
+	}
+	slices.Sort(ids)
+	if want := []string{"c/old-committed", "c/old-empty", "d/old-aborted"}; !slices.Equal(ids, want) {
+		t.Fatalf("idle transactional ids %q, want %q", ids, want)
+	}
+
+	// A record saved again since it was listed is kept.
+	listed := *old
+	old.UpdateTime = 6000
+	if err := s.SaveTransaction(ctx, "c", old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", listed); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete as listed after a save: %v, want ErrTxnConflict", err)
+	}
+	if _, found, err := s.Transaction(ctx, "c", "old-empty"); err != nil || !found {
+		t.Fatalf("transaction saved again was deleted: found %v (%v)", found, err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", *old); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Transaction(ctx, "c", "old-empty"); err != nil || found {
+		t.Fatalf("deleted transaction: found %v (%v)", found, err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", *old); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete of a transaction already gone: %v, want ErrTxnConflict", err)
+	}
+	// Deleted and made again, an id starts at version 1 again: the
+	// listing of the first record must not delete the second.
+	i := slices.IndexFunc(idle, func(ct storage.ClusterTransaction) bool { return ct.TransactionalID == "old-committed" })
+	committed := idle[i].Transaction
+	if err := s.DeleteTransaction(ctx, "c", committed); err != nil {
+		t.Fatal(err)
+	}
+	save("c", "old-committed", storage.TxnEmpty, 8000)
+	if err := s.DeleteTransaction(ctx, "c", committed); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete of a record made again, as first listed: %v, want ErrTxnConflict", err)
+	}
+	if got, found, err := s.Transaction(ctx, "c", "old-committed"); err != nil || !found || got.UpdateTime != 8000 {
+		t.Fatalf("record made again: %+v found %v (%v)", got, found, err)
+	}
+}
+
 func TestCleanerDropsAbortedData(t *testing.T) { forEachBackend(t, testCleanerDropsAbortedData) }
 
 func testCleanerDropsAbortedData(t *testing.T, cfg Config) {
