@@ -236,6 +236,76 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 }
 
+func TestTransactionalIndexBelowLogStart(t *testing.T) {
+	forEachBackend(t, testTransactionalIndexBelowLogStart)
+}
+
+func testTransactionalIndexBelowLogStart(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s := openStore(t, cfg)
+	createTopic(t, s, "c", "t", 1)
+	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
+	a, _ := s.AllocateProducerID(ctx)
+	b, _ := s.AllocateProducerID(ctx)
+	aborted := func(from int64, want ...storage.AbortedTxn) {
+		t.Helper()
+		got, err := s.AbortedTransactions(ctx, tp, from, 100)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("aborted transactions from %d: %+v (%v), want %+v", from, got, err, want)
+		}
+	}
+	unstable := func(want int64) {
+		t.Helper()
+		if got, err := s.FirstUnstableOffset(ctx, tp); err != nil || got != want {
+			t.Fatalf("first unstable offset %d (%v), want %d", got, err, want)
+		}
+	}
+
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a1"}, a, 0, 0)) // 0
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 1
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "b1"}, b, 0, 0)) // 2: stays open
+	mustAppend(t, s, tp, makeBatch(t, batchSpec{tag: "plain"}))     // 3
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a2"}, a, 0, 1)) // 4
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 5
+	aborted(0, storage.AbortedTxn{ProducerID: a, FirstOffset: 0, LastOffset: 1}, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+	unstable(2)
+
+	// Past a's first abort marker and b's first offset: the span goes,
+	// and b's open transaction now starts at the log start.
+	if _, err := s.DeleteRecords(ctx, tp, 3); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+	unstable(3)
+	mustAppend(t, s, tp, txnMarker(t, b, 0, storage.ControlAbort)) // 6
+	unstable(-1)
+	aborted(3, storage.AbortedTxn{ProducerID: b, FirstOffset: 3, LastOffset: 6}, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+
+	// A span whose marker is at the log start is still needed.
+	if _, err := s.DeleteRecords(ctx, tp, 6); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0, storage.AbortedTxn{ProducerID: b, FirstOffset: 3, LastOffset: 6})
+	if _, err := s.DeleteRecords(ctx, tp, 7); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0)
+
+	// Deleting the topic takes the rest of its index.
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a3"}, a, 0, 2)) // 7
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 8
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "b2"}, b, 1, 0)) // 9: open
+	if err := s.DeleteTopic(ctx, "c", "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"txn_open", "txn_aborted"} {
+		var n int
+		if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d rows in %s after the topic was deleted (%v), want none", n, table, err)
+		}
+	}
+}
+
 func TestIdleTransactionalIDs(t *testing.T) { forEachBackend(t, testIdleTransactionalIDs) }
 
 func testIdleTransactionalIDs(t *testing.T, cfg Config) {
