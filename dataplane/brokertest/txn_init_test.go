@@ -41,19 +41,25 @@ func wantInit(t *testing.T, what string, resp *kmsg.InitProducerIDResponse, code
 }
 
 func TestInitProducerIDRetried(t *testing.T) {
-	h := testutil.StartBroker(t, testutil.BrokerOptions{})
+	dir := t.TempDir()
+	h := testutil.StartBroker(t, testutil.BrokerOptions{DataDir: dir})
 	const topic, id = "txn-retry", "txn-r"
 	createTopic(t, h.Admin(t), topic, 1, nil)
 	v4 := h.Client(t)
-	v3 := h.Client(t, kgo.MaxVersions(kversion.V2_5_0()))
 
 	first := initProducer(t, v4, id, -1, -1)
 	wantInit(t, "first init", first, 0, first.ProducerID, 0)
 	pid := first.ProducerID
 
-	// The producer bumps its epoch; the answer is lost and it asks
-	// again with the pair it had: the same answer, from either version.
+	// The producer bumps its epoch; the broker dies before the answer
+	// reaches it, and it asks the next one again with the pair it had:
+	// the same answer, from either version.
 	wantInit(t, "bump", initProducer(t, v4, id, pid, 0), 0, pid, 1)
+	addr := h.Addr
+	h.Stop()
+	h = testutil.StartBroker(t, testutil.BrokerOptions{DataDir: dir, Addr: addr})
+	v4 = h.Client(t)
+	v3 := h.Client(t, kgo.MaxVersions(kversion.V2_5_0()))
 	wantInit(t, "retried bump", initProducer(t, v4, id, pid, 0), 0, pid, 1)
 	wantInit(t, "retried bump", initProducer(t, v3, id, pid, 0), 0, pid, 1)
 
