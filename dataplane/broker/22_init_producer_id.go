@@ -11,9 +11,12 @@ package broker
 // the next epoch, after an ongoing transaction of the previous incarnation
 // is aborted (or an unfinished end completed). A producer that names its
 // id and epoch (v3+, KIP-360) is fenced (PRODUCER_FENCED from v4,
-// INVALID_PRODUCER_EPOCH before) unless they are the current ones. The
-// transaction timeout must be positive and at most 15 minutes
-// (INVALID_TRANSACTION_TIMEOUT). It needs WRITE on the transactional id
+// INVALID_PRODUCER_EPOCH before) unless they are the current ones, or the
+// ones the last such request replaced with nothing done since: a retry of
+// a request whose answer was lost, answered with the current id and epoch
+// again. An id without an epoch, or the reverse, is INVALID_REQUEST (both
+// -1 name none). The transaction timeout must be positive and at most 15
+// minutes (INVALID_TRANSACTION_TIMEOUT). It needs WRITE on the transactional id
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without a store of transactions
 // the answer is the same, which clients treat as fatal.
 // Idempotent producers need IDEMPOTENT_WRITE on the cluster or WRITE on some
@@ -38,6 +41,11 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *request) (kmsg.Res
 	req := r.body.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	none := req.ProducerID == -1 && req.ProducerEpoch == -1
+	if req.Version >= 3 && !none && (req.ProducerID < 0 || req.ProducerEpoch < 0) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp, nil
+	}
 	if req.TransactionalID != nil && *req.TransactionalID != "" {
 		resp.ErrorCode = b.initTransactional(ctx, r, req, resp)
 		return resp, nil

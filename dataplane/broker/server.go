@@ -39,6 +39,9 @@ const (
 	DefaultIdleTimeout       = 10 * time.Minute // connections.max.idle.ms of Kafka
 	DefaultFailedAuthDelay   = 100 * time.Millisecond
 	DefaultDefaultPartitions = 1 // num.partitions of Kafka
+	// DefaultTransactionalIDExpiration is Kafka's
+	// transactional.id.expiration.ms.
+	DefaultTransactionalIDExpiration = 7 * 24 * time.Hour
 )
 
 // Config configures a Broker. Catalog, Log and Groups are required; so is a
@@ -67,6 +70,11 @@ type Config struct {
 	// partitions' transactional index (txn.go); nil: the Log's, when it
 	// keeps them, else transactional ids are refused.
 	Transactions storage.Transactions
+	// TransactionalIDExpiration is how long a transactional id with no
+	// transaction under way is kept after its last change
+	// (transactional.id.expiration.ms); then it is forgotten, and its
+	// producer, if it comes back, starts afresh with a new producer id.
+	TransactionalIDExpiration time.Duration
 
 	// ACLs turns authorization on (authorize.go): every request is
 	// authorized against the cluster's Kafka ACLs kept here and the
@@ -191,6 +199,9 @@ func (c *Config) SetDefaults() {
 	if c.QuotaWindowSize == 0 {
 		c.QuotaWindowSize = DefaultQuotaWindowSize
 	}
+	if c.TransactionalIDExpiration == 0 {
+		c.TransactionalIDExpiration = DefaultTransactionalIDExpiration
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -242,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QuotaWindowSize < time.Millisecond {
 		errs = append(errs, fmt.Errorf("quota window size %v: must be >= 1ms", c.QuotaWindowSize))
+	}
+	if c.TransactionalIDExpiration < time.Millisecond {
+		errs = append(errs, fmt.Errorf("transactional id expiration %v: must be >= 1ms", c.TransactionalIDExpiration))
 	}
 	for _, d := range []struct {
 		name string

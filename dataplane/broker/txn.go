@@ -139,6 +139,13 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // ending whatever its previous incarnation left: an ongoing transaction is
 // aborted, an unfinished end is completed. producerID and epoch are the
 // ones the producer had (KIP-360, v3+), -1 when none.
+//
+// A producer that names the id and epoch this request's predecessor
+// replaced, with nothing done since (state Empty), is retrying a request
+// whose answer it lost, and gets the current id and epoch again, as from
+// Kafka (TransactionMetadata.prepareIncrementProducerEpoch). Only a
+// request that names the pair it replaces records it: a new incarnation,
+// which names none, leaves nothing by which its predecessor could pass.
 func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeoutMs int32, producerID int64, epoch int16, fencedCode bool) (storage.Transaction, int16, error) {
 	ts := b.txnStore()
 	defer b.txns.lock(cluster, id)()
@@ -148,19 +155,30 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 	}
 	now := nowMs()
 	if !found {
+		// A producer naming an id and epoch whose transactional id was
+		// forgotten (expired) starts afresh too, as in Kafka.
 		pid, err := b.cfg.Log.AllocateProducerID(ctx)
 		if err != nil {
 			return t, 0, err
 		}
-		t = storage.Transaction{TransactionalID: id, ProducerID: pid, State: storage.TxnEmpty,
-			TimeoutMs: timeoutMs, StartTime: -1, UpdateTime: now}
+		t = storage.Transaction{TransactionalID: id, ProducerID: pid, LastProducerID: -1, LastProducerEpoch: -1,
+			State: storage.TxnEmpty, TimeoutMs: timeoutMs, StartTime: -1, UpdateTime: now}
 		return t, 0, ts.SaveTransaction(ctx, cluster, &t)
 	}
-	if producerID >= 0 && (producerID != t.ProducerID || epoch != t.ProducerEpoch) {
+	named := producerID >= 0
+	if named && (producerID != t.ProducerID || epoch != t.ProducerEpoch) {
+		if retriedInit(t, producerID, epoch) {
+			t.TimeoutMs, t.UpdateTime = timeoutMs, now
+			return t, 0, ts.SaveTransaction(ctx, cluster, &t)
+		}
 		if fencedCode {
 			return t, kerr.ProducerFenced.Code, nil
 		}
 		return t, kerr.InvalidProducerEpoch.Code, nil
+	}
+	lastID, lastEpoch := int64(-1), int16(-1)
+	if named {
+		lastID, lastEpoch = producerID, epoch
 	}
 	fenced := false
 	switch t.State {
@@ -188,9 +206,18 @@ func (b *Broker) initTxnProducer(ctx context.Context, cluster, id string, timeou
 		}
 		t.ProducerID, t.ProducerEpoch = pid, 0
 	}
+	t.LastProducerID, t.LastProducerEpoch = lastID, lastEpoch
 	t.State, t.Partitions, t.Groups = storage.TxnEmpty, nil, nil
 	t.TimeoutMs, t.StartTime, t.UpdateTime = timeoutMs, -1, nowMs()
 	return t, 0, ts.SaveTransaction(ctx, cluster, &t)
+}
+
+// retriedInit reports whether an InitProducerId naming producerID and
+// epoch, which are not t's, retries the one that made t's: they are the
+// pair it replaced and nothing has happened since.
+func retriedInit(t storage.Transaction, producerID int64, epoch int16) bool {
+	return t.State == storage.TxnEmpty && t.LastProducerID >= 0 && t.LastProducerEpoch >= 0 &&
+		producerID == t.LastProducerID && epoch == t.LastProducerEpoch
 }
 
 // fenceEpoch raises t's epoch (up to the last, math.MaxInt16): markers
@@ -201,6 +228,9 @@ func fenceEpoch(t *storage.Transaction) {
 	if t.ProducerEpoch < math.MaxInt16 {
 		t.ProducerEpoch++
 	}
+	// The fenced producer must not pass for one retrying its last
+	// InitProducerId.
+	t.LastProducerID, t.LastProducerEpoch = -1, -1
 }
 
 // beginTxnMember adds partitions or groups to t's transaction, which
@@ -337,7 +367,8 @@ func markerBatch(producerID int64, epoch int16, commit bool, now int64) storage.
 // runTxnTimeouts aborts, until ctx ends, the transactions this broker
 // coordinates that outlived their timeout (transaction.timeout.ms), at a
 // new epoch so that the producer is fenced, and completes those a failed
-// broker left half ended.
+// broker left half ended. Less often, it forgets the transactional ids
+// idle for longer than TransactionalIDExpiration.
 func (b *Broker) runTxnTimeouts(ctx context.Context) {
 	ts := b.txnStore()
 	if ts == nil {
@@ -345,6 +376,8 @@ func (b *Broker) runTxnTimeouts(ctx context.Context) {
 	}
 	tick := time.NewTicker(txnTimeoutScanEvery)
 	defer tick.Stop()
+	sweepEvery := txnIDSweepEvery(b.cfg.TransactionalIDExpiration)
+	var lastSweep time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -352,7 +385,55 @@ func (b *Broker) runTxnTimeouts(ctx context.Context) {
 		case <-tick.C:
 		}
 		b.expireTxns(ctx, ts)
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			b.forgetIdleTxnIDs(ctx, ts)
+		}
 	}
+}
+
+// txnIDSweepEvery is how often idle transactional ids are looked for: a
+// tenth of their expiration, at most once per pass of the timeouts and at
+// least once an hour (Kafka's
+// transaction.remove.expired.transaction.cleanup.interval.ms).
+func txnIDSweepEvery(expiration time.Duration) time.Duration {
+	return min(max(expiration/10, txnTimeoutScanEvery), time.Hour)
+}
+
+// forgetIdleTxnIDs deletes the transactional ids this broker coordinates
+// that have had no transaction under way and no change for longer than
+// TransactionalIDExpiration, as Kafka does. Each goes only as listed: one
+// that a producer initialised again meanwhile, here or at another broker,
+// is kept.
+func (b *Broker) forgetIdleTxnIDs(ctx context.Context, ts storage.Transactions) {
+	idle, err := ts.IdleTransactions(ctx, nowMs()-b.cfg.TransactionalIDExpiration.Milliseconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("list idle transactional ids", "err", err)
+		}
+		return
+	}
+	for _, ct := range idle {
+		if !b.coordinatesTxn(ct.Cluster, ct.TransactionalID) {
+			continue
+		}
+		err := b.forgetTxnID(ctx, ts, ct)
+		if err != nil && !errors.Is(err, storage.ErrTxnConflict) && ctx.Err() == nil {
+			b.log.Warn("forget idle transactional id", "cluster", ct.Cluster, "transactional_id", ct.TransactionalID, "err", err)
+		}
+	}
+}
+
+// forgetTxnID deletes one idle transactional id under its lock, if it is
+// still as listed.
+func (b *Broker) forgetTxnID(ctx context.Context, ts storage.Transactions, ct storage.ClusterTransaction) error {
+	defer b.txns.lock(ct.Cluster, ct.TransactionalID)()
+	if err := ts.DeleteTransaction(ctx, ct.Cluster, ct.Transaction); err != nil {
+		return err
+	}
+	b.log.Info("forgot idle transactional id", "cluster", ct.Cluster, "transactional_id", ct.TransactionalID,
+		"producer_id", ct.ProducerID, "idle_ms", nowMs()-ct.UpdateTime)
+	return nil
 }
 
 // expireTxns is one pass of runTxnTimeouts.

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -115,14 +116,58 @@ func TestTxnExpired(t *testing.T) {
 }
 
 func TestFenceEpoch(t *testing.T) {
-	txn := storage.Transaction{ProducerID: 9, ProducerEpoch: 4}
+	txn := storage.Transaction{ProducerID: 9, ProducerEpoch: 4, LastProducerID: 9, LastProducerEpoch: 3}
 	fenceEpoch(&txn)
-	if txn.ProducerID != 9 || txn.ProducerEpoch != 5 {
-		t.Fatalf("fenced to %d/%d, want 9/5", txn.ProducerID, txn.ProducerEpoch)
+	if txn.ProducerID != 9 || txn.ProducerEpoch != 5 || txn.LastProducerID != -1 || txn.LastProducerEpoch != -1 {
+		t.Fatalf("fenced to %+v, want 9/5 with no last pair", txn)
 	}
 	txn.ProducerEpoch = math.MaxInt16
 	fenceEpoch(&txn)
 	if txn.ProducerID != 9 || txn.ProducerEpoch != math.MaxInt16 {
 		t.Fatalf("fenced at the last epoch to %d/%d, want it kept", txn.ProducerID, txn.ProducerEpoch)
+	}
+}
+
+func TestRetriedInit(t *testing.T) {
+	bumped := storage.Transaction{ProducerID: 5, ProducerEpoch: 3, LastProducerID: 5, LastProducerEpoch: 2, State: storage.TxnEmpty}
+	rotated := storage.Transaction{ProducerID: 8, ProducerEpoch: 0, LastProducerID: 5, LastProducerEpoch: math.MaxInt16 - 1, State: storage.TxnEmpty}
+	fresh := storage.Transaction{ProducerID: 5, ProducerEpoch: 3, LastProducerID: -1, LastProducerEpoch: -1, State: storage.TxnEmpty}
+	ongoing := bumped
+	ongoing.State = storage.TxnOngoing
+	committed := bumped
+	committed.State = storage.TxnCompleteCommit
+	for _, tc := range []struct {
+		name  string
+		txn   storage.Transaction
+		pid   int64
+		epoch int16
+		want  bool
+	}{
+		{"the pair replaced", bumped, 5, 2, true},
+		{"an older epoch", bumped, 5, 1, false},
+		{"another producer id", bumped, 6, 2, false},
+		{"the pair replaced by a new producer id", rotated, 5, math.MaxInt16 - 1, true},
+		{"an older epoch of the old producer id", rotated, 5, math.MaxInt16 - 2, false},
+		{"after a new incarnation", fresh, -1, -1, false},
+		{"a transaction since", ongoing, 5, 2, false},
+		{"a committed transaction since", committed, 5, 2, false},
+	} {
+		if got := retriedInit(tc.txn, tc.pid, tc.epoch); got != tc.want {
+			t.Errorf("%s: producer %d epoch %d against %+v: %v, want %v", tc.name, tc.pid, tc.epoch, tc.txn, got, tc.want)
+		}
+	}
+}
+
+func TestTxnIDSweepEvery(t *testing.T) {
+	for _, tc := range []struct{ expiration, want time.Duration }{
+		{DefaultTransactionalIDExpiration, time.Hour},
+		{5 * time.Hour, 30 * time.Minute},
+		{time.Minute, 6 * time.Second},
+		{time.Second, txnTimeoutScanEvery},
+		{time.Millisecond, txnTimeoutScanEvery},
+	} {
+		if got := txnIDSweepEvery(tc.expiration); got != tc.want {
+			t.Errorf("idle transactional ids expiring after %v: looked for every %v, want %v", tc.expiration, got, tc.want)
+		}
 	}
 }

@@ -31,12 +31,17 @@ type Transaction struct {
 	TransactionalID string
 	ProducerID      int64
 	ProducerEpoch   int16
-	State           string
-	TimeoutMs       int32
-	Partitions      []TxnPartition // added to the current transaction
-	Groups          []string       // whose offsets it commits
-	StartTime       int64          // unix ms the current transaction began; -1 when none
-	UpdateTime      int64          // unix ms of the last change
+	// LastProducerID and LastProducerEpoch are the producer id and epoch
+	// that the last InitProducerId replaced, when its request named them
+	// (KIP-360); -1 when it did not, or when nothing did.
+	LastProducerID    int64
+	LastProducerEpoch int16
+	State             string
+	TimeoutMs         int32
+	Partitions        []TxnPartition // added to the current transaction
+	Groups            []string       // whose offsets it commits
+	StartTime         int64          // unix ms the current transaction began; -1 when none
+	UpdateTime        int64          // unix ms of the last change
 	// Version counts saves; SaveTransaction writes only over the version
 	// read (0: no record yet).
 	Version int64
@@ -98,6 +103,15 @@ type Transactions interface {
 	// PrepareAbort) transactions of every cluster whose last change is
 	// older than before (unix ms).
 	OngoingTransactions(ctx context.Context, before int64) ([]ClusterTransaction, error)
+	// IdleTransactions returns the transactional ids of every cluster
+	// with no transaction under way (Empty, CompleteCommit,
+	// CompleteAbort) whose last change is older than before (unix ms).
+	IdleTransactions(ctx context.Context, before int64) ([]ClusterTransaction, error)
+	// DeleteTransaction forgets t's transactional id if its record is
+	// still the one t was read from (its version and last change: a
+	// record deleted and made again starts at version 1 again);
+	// ErrTxnConflict otherwise.
+	DeleteTransaction(ctx context.Context, cluster string, t Transaction) error
 
 	// StageTxnOffsets keeps offsets committed by a transactional producer
 	// until its transaction ends, if — checked in the same DB transaction,

@@ -488,6 +488,13 @@ func (s *Store) truncate(ctx context.Context, tp storage.TopicPartition, k parti
 			// Aborted transactions wholly below the log start have
 			// nothing left to hide.
 			`DELETE FROM txn_aborted WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3`,
+			// A transaction still open across the log start now starts
+			// there, as Kafka bounds the first unstable offset by it:
+			// the last stable offset never falls below the log start,
+			// where read_committed consumers would wait for the
+			// transaction's end, and its marker records the span that
+			// is left.
+			`UPDATE txn_open SET first_offset = $3 WHERE topic_id = $1 AND partition_id = $2 AND first_offset < $3`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, k.topicID, k.partition, target); err != nil {
 				return err

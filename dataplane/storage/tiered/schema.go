@@ -230,4 +230,12 @@ var migrations = []migration{
 			commit_time_ms BIGINT NOT NULL,
 			PRIMARY KEY (cluster, producer_id, group_name, topic, partition_id))`,
 	}},
+	{version: 8, statements: []string{
+		// The producer id and epoch a transactional id had before its
+		// last InitProducerId, when the producer named them (KIP-360): a
+		// retry of that request, whose answer was lost, is answered with
+		// the current ones instead of being fenced. -1 when none.
+		`ALTER TABLE transactions ADD COLUMN last_producer_id BIGINT NOT NULL DEFAULT -1`,
+		`ALTER TABLE transactions ADD COLUMN last_producer_epoch INTEGER NOT NULL DEFAULT -1`,
+	}},
 }

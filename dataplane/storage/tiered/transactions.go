@@ -19,24 +19,26 @@ type txnMembers struct {
 	Groups     []string               `json:"groups,omitempty"`
 }
 
-const txnColumns = `transactional_id, producer_id, producer_epoch, state, timeout_ms, members,
-	start_time_ms, update_time_ms, version`
+const txnColumns = `transactional_id, producer_id, producer_epoch, last_producer_id, last_producer_epoch,
+	state, timeout_ms, members, start_time_ms, update_time_ms, version`
 
-func scanTxn(row interface{ Scan(...any) error }) (storage.Transaction, error) {
+// scanTxn reads a row of txnColumns, after the columns that lead names.
+func scanTxn(row interface{ Scan(...any) error }, lead ...any) (storage.Transaction, error) {
 	var (
-		t       storage.Transaction
-		epoch   int32
-		members string
-		m       txnMembers
+		t                storage.Transaction
+		epoch, lastEpoch int32
+		members          string
+		m                txnMembers
 	)
-	if err := row.Scan(&t.TransactionalID, &t.ProducerID, &epoch, &t.State, &t.TimeoutMs, &members,
-		&t.StartTime, &t.UpdateTime, &t.Version); err != nil {
+	dest := append(lead, &t.TransactionalID, &t.ProducerID, &epoch, &t.LastProducerID, &lastEpoch,
+		&t.State, &t.TimeoutMs, &members, &t.StartTime, &t.UpdateTime, &t.Version)
+	if err := row.Scan(dest...); err != nil {
 		return t, err
 	}
 	if err := json.Unmarshal([]byte(members), &m); err != nil {
 		return t, fmt.Errorf("decode transaction %s: %w", t.TransactionalID, err)
 	}
-	t.ProducerEpoch, t.Partitions, t.Groups = int16(epoch), m.Partitions, m.Groups
+	t.ProducerEpoch, t.LastProducerEpoch, t.Partitions, t.Groups = int16(epoch), int16(lastEpoch), m.Partitions, m.Groups
 	return t, nil
 }
 
@@ -80,15 +82,16 @@ func saveTxn(ctx context.Context, tx *sql.Tx, cluster string, t *storage.Transac
 	var res sql.Result
 	if t.Version == 0 {
 		res, err = tx.ExecContext(ctx, `INSERT INTO transactions (cluster, `+txnColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT DO NOTHING`,
-			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.State, t.TimeoutMs,
-			string(members), t.StartTime, t.UpdateTime)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1) ON CONFLICT DO NOTHING`,
+			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.LastProducerID, int32(t.LastProducerEpoch),
+			t.State, t.TimeoutMs, string(members), t.StartTime, t.UpdateTime)
 	} else {
 		res, err = tx.ExecContext(ctx, `UPDATE transactions SET producer_id = $3, producer_epoch = $4,
-			state = $5, timeout_ms = $6, members = $7, start_time_ms = $8, update_time_ms = $9,
-			version = version + 1 WHERE cluster = $1 AND transactional_id = $2 AND version = $10`,
-			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.State, t.TimeoutMs,
-			string(members), t.StartTime, t.UpdateTime, t.Version)
+			last_producer_id = $5, last_producer_epoch = $6, state = $7, timeout_ms = $8, members = $9,
+			start_time_ms = $10, update_time_ms = $11, version = version + 1
+			WHERE cluster = $1 AND transactional_id = $2 AND version = $12`,
+			cluster, t.TransactionalID, t.ProducerID, int32(t.ProducerEpoch), t.LastProducerID, int32(t.LastProducerEpoch),
+			t.State, t.TimeoutMs, string(members), t.StartTime, t.UpdateTime, t.Version)
 	}
 	if err != nil {
 		return err
@@ -125,29 +128,67 @@ func (s *Store) ListTransactions(ctx context.Context, cluster string) ([]storage
 
 // OngoingTransactions implements storage.Transactions.
 func (s *Store) OngoingTransactions(ctx context.Context, before int64) ([]storage.ClusterTransaction, error) {
+	out, err := s.transactionsIn(ctx, before, storage.TxnOngoing, storage.TxnPrepareCommit, storage.TxnPrepareAbort)
+	if err != nil {
+		return nil, fmt.Errorf("list ongoing transactions: %w", err)
+	}
+	return out, nil
+}
+
+// IdleTransactions implements storage.Transactions.
+func (s *Store) IdleTransactions(ctx context.Context, before int64) ([]storage.ClusterTransaction, error) {
+	out, err := s.transactionsIn(ctx, before, storage.TxnEmpty, storage.TxnCompleteCommit, storage.TxnCompleteAbort)
+	if err != nil {
+		return nil, fmt.Errorf("list idle transactional ids: %w", err)
+	}
+	return out, nil
+}
+
+// transactionsIn returns the transactions of every cluster in one of three
+// states whose last change is older than before.
+func (s *Store) transactionsIn(ctx context.Context, before int64, a, b, c string) ([]storage.ClusterTransaction, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT cluster, `+txnColumns+` FROM transactions
-		WHERE state IN ($1, $2, $3) AND update_time_ms < $4`,
-		storage.TxnOngoing, storage.TxnPrepareCommit, storage.TxnPrepareAbort, before)
+		WHERE state IN ($1, $2, $3) AND update_time_ms < $4`, a, b, c, before)
 	if err != nil {
-		return nil, fmt.Errorf("list ongoing transactions: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []storage.ClusterTransaction
 	for rows.Next() {
 		var ct storage.ClusterTransaction
-		var epoch int32
-		var members string
-		if err := rows.Scan(&ct.Cluster, &ct.TransactionalID, &ct.ProducerID, &epoch, &ct.State, &ct.TimeoutMs,
-			&members, &ct.StartTime, &ct.UpdateTime, &ct.Version); err != nil {
-			return nil, fmt.Errorf("list ongoing transactions: %w", err)
+		if ct.Transaction, err = scanTxn(rows, &ct.Cluster); err != nil {
+			return nil, err
 		}
-		ct.ProducerEpoch = int16(epoch)
 		out = append(out, ct)
 	}
 	return out, rows.Err()
+}
+
+// DeleteTransaction implements storage.Transactions.
+func (s *Store) DeleteTransaction(ctx context.Context, cluster string, t storage.Transaction) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM transactions WHERE cluster = $1 AND transactional_id = $2
+			AND version = $3 AND update_time_ms = $4`, cluster, t.TransactionalID, t.Version, t.UpdateTime)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return storage.ErrTxnConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete transaction %s/%s at version %d: %w", cluster, t.TransactionalID, t.Version, err)
+	}
+	return nil
 }
 
 // StageTxnOffsets implements storage.Transactions.

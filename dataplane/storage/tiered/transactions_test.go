@@ -99,7 +99,7 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 
 	// Coordinator records: saved over the version read only.
-	txn := storage.Transaction{TransactionalID: "x", ProducerID: a, ProducerEpoch: 1, State: storage.TxnOngoing,
+	txn := storage.Transaction{TransactionalID: "x", ProducerID: a, ProducerEpoch: 1, LastProducerID: a, LastProducerEpoch: 0, State: storage.TxnOngoing,
 		TimeoutMs: 1000, Partitions: []storage.TxnPartition{{Topic: "t", Partition: 0}}, Groups: []string{"g"}, StartTime: 5, UpdateTime: 6}
 	if err := s.SaveTransaction(ctx, "c", &txn); err != nil {
 		t.Fatal(err)
@@ -111,13 +111,15 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 	got, found, err := s.Transaction(ctx, "c", "x")
 	if err != nil || !found || got.State != storage.TxnOngoing || got.Version != 1 || !slices.Equal(got.Groups, []string{"g"}) ||
+		got.LastProducerID != a || got.LastProducerEpoch != 0 ||
 		!slices.Equal(got.Partitions, txn.Partitions) {
 		t.Fatalf("loaded %+v (%v %v), want %+v", got, found, err, txn)
 	}
 	if _, found, _ := s.Transaction(ctx, "other-cluster", "x"); found {
 		t.Fatal("another cluster sees the transaction")
 	}
-	if ongoing, err := s.OngoingTransactions(ctx, 1<<62); err != nil || len(ongoing) != 1 || ongoing[0].Cluster != "c" {
+	if ongoing, err := s.OngoingTransactions(ctx, 1<<62); err != nil || len(ongoing) != 1 || ongoing[0].Cluster != "c" ||
+		ongoing[0].TransactionalID != "x" || ongoing[0].LastProducerID != a || !slices.Equal(ongoing[0].Partitions, txn.Partitions) {
 		t.Fatalf("ongoing transactions %+v (%v)", ongoing, err)
 	}
 
@@ -231,6 +233,147 @@ func testTransactionalIndex(t *testing.T, cfg Config) {
 	}
 	if aborted, _ := s.AbortedTransactions(ctx, tp, 0, 100); len(aborted) != 2 || aborted[0].LastOffset != 9 {
 		t.Fatalf("aborted transactions after deleting records before 8: %+v, want a's two only", aborted)
+	}
+}
+
+func TestTransactionalIndexBelowLogStart(t *testing.T) {
+	forEachBackend(t, testTransactionalIndexBelowLogStart)
+}
+
+func testTransactionalIndexBelowLogStart(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s := openStore(t, cfg)
+	createTopic(t, s, "c", "t", 1)
+	tp := storage.TopicPartition{Cluster: "c", Topic: "t"}
+	a, _ := s.AllocateProducerID(ctx)
+	b, _ := s.AllocateProducerID(ctx)
+	aborted := func(from int64, want ...storage.AbortedTxn) {
+		t.Helper()
+		got, err := s.AbortedTransactions(ctx, tp, from, 100)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("aborted transactions from %d: %+v (%v), want %+v", from, got, err, want)
+		}
+	}
+	unstable := func(want int64) {
+		t.Helper()
+		if got, err := s.FirstUnstableOffset(ctx, tp); err != nil || got != want {
+			t.Fatalf("first unstable offset %d (%v), want %d", got, err, want)
+		}
+	}
+
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a1"}, a, 0, 0)) // 0
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 1
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "b1"}, b, 0, 0)) // 2: stays open
+	mustAppend(t, s, tp, makeBatch(t, batchSpec{tag: "plain"}))     // 3
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a2"}, a, 0, 1)) // 4
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 5
+	aborted(0, storage.AbortedTxn{ProducerID: a, FirstOffset: 0, LastOffset: 1}, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+	unstable(2)
+
+	// Past a's first abort marker and b's first offset: the span goes,
+	// and b's open transaction now starts at the log start.
+	if _, err := s.DeleteRecords(ctx, tp, 3); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+	unstable(3)
+	mustAppend(t, s, tp, txnMarker(t, b, 0, storage.ControlAbort)) // 6
+	unstable(-1)
+	aborted(3, storage.AbortedTxn{ProducerID: b, FirstOffset: 3, LastOffset: 6}, storage.AbortedTxn{ProducerID: a, FirstOffset: 4, LastOffset: 5})
+
+	// A span whose marker is at the log start is still needed.
+	if _, err := s.DeleteRecords(ctx, tp, 6); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0, storage.AbortedTxn{ProducerID: b, FirstOffset: 3, LastOffset: 6})
+	if _, err := s.DeleteRecords(ctx, tp, 7); err != nil {
+		t.Fatal(err)
+	}
+	aborted(0)
+
+	// Deleting the topic takes the rest of its index.
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "a3"}, a, 0, 2)) // 7
+	mustAppend(t, s, tp, txnMarker(t, a, 0, storage.ControlAbort))  // 8
+	mustAppend(t, s, tp, txnData(t, batchSpec{tag: "b2"}, b, 1, 0)) // 9: open
+	if err := s.DeleteTopic(ctx, "c", "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"txn_open", "txn_aborted"} {
+		var n int
+		if err := s.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d rows in %s after the topic was deleted (%v), want none", n, table, err)
+		}
+	}
+}
+
+func TestIdleTransactionalIDs(t *testing.T) { forEachBackend(t, testIdleTransactionalIDs) }
+
+func testIdleTransactionalIDs(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	s := openStore(t, cfg)
+	save := func(cluster, id, state string, updated int64) *storage.Transaction {
+		t.Helper()
+		txn := &storage.Transaction{TransactionalID: id, ProducerID: 1, LastProducerID: -1, LastProducerEpoch: -1,
+			State: state, TimeoutMs: 1000, StartTime: -1, UpdateTime: updated}
+		if err := s.SaveTransaction(ctx, cluster, txn); err != nil {
+			t.Fatal(err)
+		}
+		return txn
+	}
+	old := save("c", "old-empty", storage.TxnEmpty, 100)
+	save("c", "old-committed", storage.TxnCompleteCommit, 100)
+	save("d", "old-aborted", storage.TxnCompleteAbort, 100)
+	save("c", "old-ongoing", storage.TxnOngoing, 100)
+	save("c", "old-preparing", storage.TxnPrepareCommit, 100)
+	save("c", "recent", storage.TxnEmpty, 5000)
+
+	idle, err := s.IdleTransactions(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ct := range idle {
+		ids = append(ids, ct.Cluster+"/"+ct.TransactionalID)
+	}
+	slices.Sort(ids)
+	if want := []string{"c/old-committed", "c/old-empty", "d/old-aborted"}; !slices.Equal(ids, want) {
+		t.Fatalf("idle transactional ids %q, want %q", ids, want)
+	}
+
+	// A record saved again since it was listed is kept.
+	listed := *old
+	old.UpdateTime = 6000
+	if err := s.SaveTransaction(ctx, "c", old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", listed); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete as listed after a save: %v, want ErrTxnConflict", err)
+	}
+	if _, found, err := s.Transaction(ctx, "c", "old-empty"); err != nil || !found {
+		t.Fatalf("transaction saved again was deleted: found %v (%v)", found, err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", *old); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Transaction(ctx, "c", "old-empty"); err != nil || found {
+		t.Fatalf("deleted transaction: found %v (%v)", found, err)
+	}
+	if err := s.DeleteTransaction(ctx, "c", *old); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete of a transaction already gone: %v, want ErrTxnConflict", err)
+	}
+	// Deleted and made again, an id starts at version 1 again: the
+	// listing of the first record must not delete the second.
+	i := slices.IndexFunc(idle, func(ct storage.ClusterTransaction) bool { return ct.TransactionalID == "old-committed" })
+	committed := idle[i].Transaction
+	if err := s.DeleteTransaction(ctx, "c", committed); err != nil {
+		t.Fatal(err)
+	}
+	save("c", "old-committed", storage.TxnEmpty, 8000)
+	if err := s.DeleteTransaction(ctx, "c", committed); !errors.Is(err, storage.ErrTxnConflict) {
+		t.Fatalf("delete of a record made again, as first listed: %v, want ErrTxnConflict", err)
+	}
+	if got, found, err := s.Transaction(ctx, "c", "old-committed"); err != nil || !found || got.UpdateTime != 8000 {
+		t.Fatalf("record made again: %+v found %v (%v)", got, found, err)
 	}
 }
 
