@@ -104,10 +104,13 @@ func TestLeasesComeAndGo(t *testing.T) {
 		v := waitView(t, la, 0, 1, 7)
 		waitView(t, lb, 0, 1, 7)
 
-		// A configured id held by a live broker is refused.
-		short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		// A configured id held by a live broker is refused: Register
+		// gives up after two lease TTLs, well within the context's time
+		// (a context ending first, on a loaded machine, would cut a DB
+		// call short and fail the registration for that reason instead).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := b.Register(short, fastMembers(7, 4, "")); !errors.Is(err, ErrNodeIDTaken) {
+		if _, err := b.Register(ctx, fastMembers(7, 4, "")); !errors.Is(err, ErrNodeIDTaken) {
 			t.Errorf("second broker 7: %v; want ErrNodeIDTaken", err)
 		}
 
