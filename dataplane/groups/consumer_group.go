@@ -124,6 +124,10 @@ type consumerMember struct {
 	// last told; its next response carries the assignment.
 	assignmentChanged bool
 
+	// classic is set for a member speaking the classic protocol (see
+	// consumer_migration.go).
+	classic *classicMember
+
 	session     groupTimer
 	revokeTimer groupTimer
 }
@@ -436,6 +440,13 @@ func (cg *consumerGroup) record() *ConsumerGroupRecord {
 			Revoking:             m.revoking.byTopic(),
 			Target:               cg.target[m.id].byTopic(),
 		}
+		if m.classic != nil {
+			cr := &ClassicMemberRecord{SessionTimeoutMs: int32(m.classic.sessionTimeout.Milliseconds())}
+			for _, p := range m.classic.protocols {
+				cr.Protocols = append(cr.Protocols, ClassicProtocolRecord{Name: p.name, Metadata: p.metadata})
+			}
+			mr.Classic = cr
+		}
 		for _, t := range mr.Assigned {
 			epochs := make([]int32, len(t.Partitions))
 			for i, p := range t.Partitions {
@@ -485,6 +496,15 @@ func restoreConsumerGroup(rec *ConsumerGroupRecord, minRebalance time.Duration) 
 		}
 		if m.rebalanceTimeout <= 0 {
 			m.rebalanceTimeout = minRebalance
+		}
+		if cr := mr.Classic; cr != nil && len(cr.Protocols) > 0 {
+			m.classic = &classicMember{sessionTimeout: msDuration(cr.SessionTimeoutMs)}
+			if m.classic.sessionTimeout <= 0 {
+				m.classic.sessionTimeout = minRebalance
+			}
+			for _, p := range cr.Protocols {
+				m.classic.protocols = append(m.classic.protocols, protocolMetadata{name: p.Name, metadata: p.Metadata})
+			}
 		}
 		if mr.SubscribedTopicRegex != "" {
 			re, err := compileSubscriptionRegex(mr.SubscribedTopicRegex)

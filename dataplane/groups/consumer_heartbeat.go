@@ -6,8 +6,10 @@ package groups
 // the client's from v1, the coordinator's before. Subscriptions are topic
 // names or an RE2 regex (v1+) matched against whole names. An Empty classic
 // group (offsets only) becomes a consumer group on its first heartbeat,
-// keeping its offsets; a classic group with members is not converted
-// (GROUP_ID_NOT_FOUND, as Kafka answers with online migration disabled).
+// keeping its offsets. A Stable classic group of consumers becomes one with
+// its members, who go on with the classic protocol (online migration, see
+// consumer_migration.go); while rebalancing it is COORDINATOR_NOT_AVAILABLE,
+// for the member to retry, and other classic groups are GROUP_ID_NOT_FOUND.
 
 import (
 	"context"
@@ -197,7 +199,14 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	}
 	g.activate()
 	if g.consumer == nil {
-		if !g.convertToConsumer() {
+		switch {
+		case g.convertToConsumer():
+		case hb.epoch == joinEpoch && listed && g.canUpgrade():
+			g.upgradeToConsumer(all)
+		case hb.epoch == joinEpoch && g.protocolType == consumerProtocolType && g.state != stateStable && g.state != stateEmpty:
+			// Upgraded once its rebalance completes: the member retries.
+			return heartbeatError(kerr.CoordinatorNotAvailable.Code, "Group "+hb.group+" is rebalancing; it can become a consumer group once Stable.")
+		default:
 			return heartbeatError(kerr.GroupIDNotFound.Code, "Group "+hb.group+" is not a consumer group.")
 		}
 	}
@@ -305,7 +314,7 @@ func (g *group) consumerMemberFor(hb consumerHeartbeat) (m *consumerMember, join
 		return g.joinConsumerMember(hb, instanceID)
 	}
 	m = cg.members[hb.memberID]
-	if m == nil || m.leftStatic {
+	if m == nil || m.leftStatic || m.classic != nil {
 		return nil, false, heartbeatError(kerr.UnknownMemberID.Code, "")
 	}
 	if instanceID != "" && instanceID != m.instanceID {
@@ -353,6 +362,7 @@ func (g *group) joinConsumerMember(hb consumerHeartbeat, instanceID string) (m *
 		// A known member joining again owns nothing any more.
 		cg.release(m)
 		m.epoch, m.previousEpoch, m.state, m.leftStatic = 0, 0, memberStable, false
+		m.classic = nil
 		m.revokeTimer.cancel()
 		m.assignmentChanged = true
 		cg.dirty = true
@@ -449,6 +459,7 @@ func (g *group) consumerLeave(hb consumerHeartbeat) consumerHeartbeatResult {
 	g.log.Info("consumer group member left", "member", m.id)
 	cg.remove(m)
 	g.syncConsumerState()
+	g.maybeDowngrade()
 	return res
 }
 
@@ -456,7 +467,11 @@ func (g *group) consumerLeave(hb consumerHeartbeat) consumerHeartbeatResult {
 // heartbeat within group.consumer.session.timeout.ms it is removed.
 func (g *group) restartConsumerSession(m *consumerMember) {
 	id := m.id
-	m.session.start(g, g.c.opts.ConsumerSessionTimeout, func() {
+	timeout := g.c.opts.ConsumerSessionTimeout
+	if m.classic != nil {
+		timeout = m.classic.sessionTimeout
+	}
+	m.session.start(g, timeout, func() {
 		cg := g.consumer
 		if cg == nil || cg.members[id] != m {
 			return
@@ -465,6 +480,7 @@ func (g *group) restartConsumerSession(m *consumerMember) {
 		cg.remove(m)
 		g.syncConsumerState()
 		g.saveIfDirty()
+		g.maybeDowngrade()
 	})
 }
 
@@ -481,6 +497,7 @@ func (g *group) startRevokeTimer(m *consumerMember) {
 		cg.remove(m)
 		g.syncConsumerState()
 		g.saveIfDirty()
+		g.maybeDowngrade()
 	})
 }
 

@@ -7,7 +7,9 @@ package groups
 // epoch is not refused; an epoch ahead of the member's is STALE_MEMBER_EPOCH.
 // Anyone (an admin, a simple consumer) may commit with epoch -1 and no
 // member id while the group is Empty. OffsetFetch v9 names the member too,
-// and is STALE_MEMBER_EPOCH unless it is the member's current epoch.
+// and is STALE_MEMBER_EPOCH unless it is the member's current epoch. A
+// classic member of a consumer group (see consumer_migration.go) commits
+// with any version, its generation being its member epoch.
 
 import (
 	"context"
@@ -36,6 +38,12 @@ func (g *group) checkConsumerOffsetCommit(req *kmsg.OffsetCommitRequest) (int16,
 		return kerr.UnknownMemberID.Code, nil
 	case instanceID != "" && instanceID != m.instanceID:
 		return kerr.FencedInstanceID.Code, nil
+	case m.classic != nil:
+		// A classic member commits with its generation, its member epoch.
+		if req.Generation != m.epoch {
+			return kerr.IllegalGeneration.Code, nil
+		}
+		return 0, nil
 	case req.Version < 9:
 		// Before v9 the field is a classic generation, which means
 		// nothing to a consumer group.

@@ -1,7 +1,8 @@
 package groups
 
 // Heartbeat (key 12), v0-v4: keeps a member's session alive and tells it
-// when a rebalance needs it (REBALANCE_IN_PROGRESS).
+// when a rebalance needs it (REBALANCE_IN_PROGRESS), also as a classic
+// member of a consumer group (see consumer_migration.go).
 
 import (
 	"context"
@@ -41,6 +42,9 @@ func (c *Coordinator) heartbeat(ctx context.Context, cluster string, req *kmsg.H
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	g.activate()
+	if g.consumer != nil {
+		return g.classicHeartbeat(req)
+	}
 	if code := g.validateCurrentMember(req.MemberID, derefString(req.InstanceID)); code != 0 {
 		return code
 	}

@@ -2,7 +2,9 @@ package groups
 
 // JoinGroup (key 11), v0-v9: dynamic members with the KIP-394
 // MEMBER_ID_REQUIRED round trip from v4, static members (KIP-345) from v5,
-// SkipAssignment for a static leader rejoining a Stable group from v9.
+// SkipAssignment for a static leader rejoining a Stable group from v9. A
+// consumer group with members answers the join itself, taking the member in
+// as a classic member (see consumer_migration.go).
 
 import (
 	"context"
@@ -122,9 +124,10 @@ func (g *group) join(jr joinRequest) (joinOutcome, chan joinOutcome, *staticRepl
 	g.activate()
 	if g.consumer != nil {
 		// An Empty consumer group goes back to classic (Kafka's offline
-		// downgrade); one with members is no place for classic members.
+		// downgrade); one with members answers the join itself.
 		if !g.consumer.isEmpty() {
-			return joinError(jr.memberID, kerr.InconsistentGroupProtocol.Code), nil, nil
+			defer g.saveIfDirty()
+			return g.classicJoin(jr), nil, nil
 		}
 		g.convertToClassic()
 	}

@@ -2,7 +2,8 @@ package groups
 
 // LeaveGroup (key 13), v0-v5: one member by id before v3, a batch of
 // members by member id or group.instance.id from v3 (KIP-345 lets an admin
-// remove static members by instance id alone).
+// remove static members by instance id alone). Classic members of a
+// consumer group leave it the same way (see consumer_migration.go).
 
 import (
 	"context"
@@ -71,6 +72,14 @@ func (c *Coordinator) leaveGroup(ctx context.Context, cluster, groupName string,
 		return kerr.CoordinatorNotAvailable.Code, nil
 	}
 	g.activate()
+	if g.consumer != nil {
+		defer g.saveIfDirty()
+		for i, lm := range leaving {
+			codes[i] = g.classicLeave(lm.MemberID, derefString(lm.InstanceID), derefString(lm.Reason))
+		}
+		g.maybeDowngrade()
+		return 0, codes
+	}
 	for i, lm := range leaving {
 		codes[i] = g.leave(lm.MemberID, derefString(lm.InstanceID), derefString(lm.Reason))
 	}

@@ -120,6 +120,21 @@ type ConsumerMemberRecord struct {
 	AssignedEpochs [][]int32               `json:",omitempty"`
 	Revoking       []TopicPartitionsRecord `json:",omitempty"`
 	Target         []TopicPartitionsRecord
+	// Classic is set for a member speaking the classic protocol.
+	Classic *ClassicMemberRecord `json:",omitempty"`
+}
+
+// ClassicMemberRecord is what a consumer group keeps of a member speaking
+// the classic protocol: its session timeout and JoinGroup protocols.
+type ClassicMemberRecord struct {
+	SessionTimeoutMs int32
+	Protocols        []ClassicProtocolRecord
+}
+
+// ClassicProtocolRecord is one protocol of a classic member.
+type ClassicProtocolRecord struct {
+	Name     string
+	Metadata []byte
 }
 
 // TopicPartitionsRecord is a set of partitions of one topic, by topic id.

@@ -2,7 +2,8 @@ package groups
 
 // SyncGroup (key 14), v0-v5: the leader's assignment is saved, then handed
 // to every member; followers wait for it. v5 checks the protocol type and
-// name and returns them.
+// name and returns them. A classic member of a consumer group is answered
+// its assignment at once (see consumer_migration.go).
 
 import (
 	"bytes"
@@ -97,6 +98,9 @@ func (g *group) sync(req *kmsg.SyncGroupRequest, instanceID string) (syncOutcome
 		return fail(kerr.CoordinatorNotAvailable.Code)
 	}
 	g.activate()
+	if g.consumer != nil {
+		return g.classicSync(req, instanceID), nil, nil
+	}
 	if current, ok := g.staticMembers[instanceID]; instanceID != "" && ok && current != req.MemberID {
 		return fail(kerr.FencedInstanceID.Code)
 	}
