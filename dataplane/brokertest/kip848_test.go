@@ -40,11 +40,17 @@ type member848 struct {
 
 func startMember848(t *testing.T, h *testutil.BrokerHandle, name, group, topic string, extra ...kgo.Opt) *member848 {
 	t.Helper()
+	return startGroupMember(t, h, name, group, topic, append([]kgo.Opt{kgo.ServerSideBalancer()}, extra...)...)
+}
+
+// startGroupMember starts a franz-go group consumer, of the classic
+// protocol unless extra opts into the consumer protocol.
+func startGroupMember(t *testing.T, h *testutil.BrokerHandle, name, group, topic string, extra ...kgo.Opt) *member848 {
+	t.Helper()
 	m := &member848{name: name, owned: map[int32]bool{}, consumed: map[string]int{}}
 	opts := append(h.ClientOpts(),
 		kgo.ClientID(name),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.ServerSideBalancer(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {

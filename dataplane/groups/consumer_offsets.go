@@ -95,6 +95,8 @@ func (g *group) checkConsumerOffsetFetch(memberID string, epoch int32) int16 {
 	switch {
 	case m == nil || m.leftStatic:
 		return kerr.UnknownMemberID.Code
+	case epoch != m.epoch && m.classic != nil:
+		return kerr.IllegalGeneration.Code
 	case epoch != m.epoch:
 		return kerr.StaleMemberEpoch.Code
 	}
