@@ -14,7 +14,10 @@ import (
 )
 
 // Member types of ConsumerGroupDescribe v1.
-const memberTypeConsumer = 1
+const (
+	memberTypeClassic  = 0
+	memberTypeConsumer = 1
+)
 
 // ConsumerGroupDescribe describes consumer groups of a cluster.
 func (c *Coordinator) ConsumerGroupDescribe(ctx context.Context, cluster string, req *kmsg.ConsumerGroupDescribeRequest) *kmsg.ConsumerGroupDescribeResponse {
@@ -72,6 +75,9 @@ func (g *group) describeConsumer(dg *kmsg.ConsumerGroupDescribeResponseGroup, ve
 		dm.TargetAssignment = cg.describeAssignment(cg.target[m.id])
 		if version >= 1 {
 			dm.MemberType = memberTypeConsumer
+			if m.classic != nil {
+				dm.MemberType = memberTypeClassic
+			}
 		}
 		dg.Members = append(dg.Members, dm)
 	}

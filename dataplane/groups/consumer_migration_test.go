@@ -235,8 +235,11 @@ func TestOnlineMigration(t *testing.T) {
 		t.Fatalf("described %d members, want 3", len(d.Members))
 	}
 	for _, dm := range d.Members {
-		if dm.MemberID == c1.memberID && len(dm.Assignment.TopicPartitions) != 1 {
-			t.Fatalf("classic member described with assignment %+v, want its partitions", dm.Assignment)
+		if dm.MemberID == c1.memberID && (len(dm.Assignment.TopicPartitions) != 1 || dm.MemberType != memberTypeClassic) {
+			t.Fatalf("classic member described as type %d with assignment %+v, want a classic member with its partitions", dm.MemberType, dm.Assignment)
+		}
+		if dm.MemberID == m.id && dm.MemberType != memberTypeConsumer {
+			t.Fatalf("consumer-protocol member described as type %d", dm.MemberType)
 		}
 	}
 	ms := []*member848{m}
