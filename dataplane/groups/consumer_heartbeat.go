@@ -198,11 +198,13 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 		return heartbeatError(kerr.CoordinatorNotAvailable.Code, "")
 	}
 	g.activate()
+	upgraded := false
 	if g.consumer == nil {
 		switch {
 		case g.convertToConsumer():
 		case hb.epoch == joinEpoch && listed && g.canUpgrade():
 			g.upgradeToConsumer(all)
+			upgraded = true
 		case hb.epoch == joinEpoch && g.protocolType == consumerProtocolType && g.state != stateStable && g.state != stateEmpty:
 			// Upgraded once its rebalance completes: the member retries.
 			return heartbeatError(kerr.CoordinatorNotAvailable.Code, "Group "+hb.group+" is rebalancing; it can become a consumer group once Stable.")
@@ -217,6 +219,12 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	}
 	m, joined, res := g.consumerMemberFor(hb)
 	if res.code != 0 {
+		if upgraded {
+			// The member that would have upgraded the group is refused
+			// (its static instance id is a classic member's, say): the
+			// group stays classic.
+			g.maybeDowngrade()
+		}
 		return res
 	}
 	// One heartbeat raises the group epoch at most once, whatever it

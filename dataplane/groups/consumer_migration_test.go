@@ -101,7 +101,9 @@ func (h *harness) formClassicGroup(ccs []*classicConsumer, parts [][]int32) {
 	ctx := context.Background()
 	var joins []<-chan *kmsg.JoinGroupResponse
 	for _, cc := range ccs {
-		if resp := cc.joinOnce(ctx); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		if cc.instanceID != "" {
+			// Static members join without the MEMBER_ID_REQUIRED round trip.
+		} else if resp := cc.joinOnce(ctx); resp.ErrorCode != kerr.MemberIDRequired.Code {
 			h.t.Fatalf("first join of %s: %v, want MEMBER_ID_REQUIRED", cc.clientID, kerr.ErrorForCode(resp.ErrorCode))
 		}
 		joins = append(joins, cc.joinAsync(ctx))
@@ -361,6 +363,20 @@ func TestOnlineMigrationRefused(t *testing.T) {
 	}
 	if isConsumerGroup(h, "opaque") {
 		t.Fatalf("a refused upgrade converted the group")
+	}
+
+	// A consumer-protocol member taking a classic static member's
+	// instance id is refused, and the group stays classic.
+	st := h.classicConsumer("static", "static-1")
+	st.instanceID = "instance-1"
+	h.formClassicGroup([]*classicConsumer{st}, [][]int32{{0, 1, 2, 3}})
+	taker := h.member848(topics, "static", "member-s", "orders")
+	taker.inst = "instance-1"
+	if r := taker.send(taker.request()); r.ErrorCode != kerr.UnreleasedInstanceID.Code {
+		t.Fatalf("consumer member with a classic member's instance id: %v, want UNRELEASED_INSTANCE_ID", kerr.ErrorForCode(r.ErrorCode))
+	}
+	if v := h.view(testCluster, "static"); v.members != 1 || isConsumerGroup(h, "static") {
+		t.Fatalf("after the refused upgrade: %+v, want a classic group of its one member", v)
 	}
 
 	// A consumer group with members answers classic members.
