@@ -17,6 +17,8 @@ type classicConsumer struct {
 	// releasing are partitions a SyncGroup took away, which the consumer
 	// still owns until it has revoked them (by its next request).
 	releasing []int32
+	// eager consumers give up every partition before they rejoin.
+	eager bool
 }
 
 func (h *harness) classicConsumer(group, clientID string) *classicConsumer {
@@ -64,6 +66,9 @@ func (cc *classicConsumer) takeAssignment(t *testing.T, b []byte) {
 // rejoin joins and syncs with the consumer group, which answers at once.
 func (cc *classicConsumer) rejoin(t *testing.T) {
 	t.Helper()
+	if cc.eager {
+		cc.setOwned(nil)
+	}
 	resp := cc.joinOnce(context.Background())
 	if resp.ErrorCode == kerr.MemberIDRequired.Code {
 		resp = cc.joinOnce(context.Background())
@@ -218,6 +223,7 @@ func TestOnlineMigration(t *testing.T) {
 	c1, c2 := h.classicConsumer("g", "classic-1"), h.classicConsumer("g", "classic-2")
 	ccs := []*classicConsumer{c1, c2}
 	h.formClassicGroup(ccs, [][]int32{{0, 1, 2}, {3, 4, 5}})
+	c2.eager = true
 	generation := c1.generation
 	if code := c1.commit("orders", 0, 7); code != 0 {
 		t.Fatalf("classic commit: %v", kerr.ErrorForCode(code))
