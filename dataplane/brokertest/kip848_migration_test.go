@@ -59,12 +59,21 @@ func ownedBy(members []*member848) map[string][]int32 {
 
 // TestConsumerGroupOnlineMigration upgrades a group of classic franz-go
 // consumers to the consumer protocol one consumer at a time while records
-// flow, then downgrades it back: every record is read, the group is a
+// flow, then downgrades it back: every record is read once, the group is a
 // consumer group once a consumer-protocol member is in it, and a classic
-// group again when only classic members remain.
+// group again when only classic members remain. The classic consumers
+// rebalance cooperatively, or eagerly (giving up every partition before
+// they rejoin).
 func TestConsumerGroupOnlineMigration(t *testing.T) {
 	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
-	const topic, group, partitions = "orders-migrate", "group-migrate", 6
+	for _, balancer := range []kgo.GroupBalancer{kgo.CooperativeStickyBalancer(), kgo.RangeBalancer()} {
+		t.Run(balancer.ProtocolName(), func(t *testing.T) { testOnlineMigration(t, h, balancer) })
+	}
+}
+
+func testOnlineMigration(t *testing.T, h *testutil.BrokerHandle, balancer kgo.GroupBalancer) {
+	topic, group := "orders-"+balancer.ProtocolName(), "group-"+balancer.ProtocolName()
+	const partitions = 6
 	createTopic(t, h.Admin(t), topic, partitions, nil)
 	producer := h.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	admin := h.Client(t)
@@ -89,7 +98,7 @@ func TestConsumerGroupOnlineMigration(t *testing.T) {
 		m.cl.Close()
 	}
 	classic := func(name string) *member848 {
-		m := startGroupMember(t, h, name, group, topic, kgo.HeartbeatInterval(300*time.Millisecond))
+		m := startGroupMember(t, h, name, group, topic, kgo.HeartbeatInterval(300*time.Millisecond), kgo.Balancers(balancer))
 		start(m)
 		return m
 	}
