@@ -40,7 +40,13 @@ func TestRealClockSessionExpiry(t *testing.T) {
 		t.Fatalf("state %s, want Stable", s)
 	}
 	eventually(t, "the member's session expired", func() bool { return describe() == "Empty" })
-	if rec, _ := store.record(testCluster, "g"); rec.State != "Empty" || rec.Generation != 2 {
+	// The save is written once the group's lock is released, after the
+	// state changed.
+	eventually(t, "the Empty group saved", func() bool {
+		rec, _ := store.record(testCluster, "g")
+		return rec.State == "Empty"
+	})
+	if rec, _ := store.record(testCluster, "g"); rec.Generation != 2 {
 		t.Fatalf("saved record: %+v", rec)
 	}
 }
