@@ -252,16 +252,33 @@ func TestOnlineMigration(t *testing.T) {
 	}
 	ms := []*member848{m}
 	checkOwnership(t, "upgrade", orders, 6, ccs, ms)
+	// reload has another coordinator take the group over from the Store.
+	reload := func() {
+		t.Helper()
+		h.c.Close()
+		h = newHarness(t, store, Options{})
+		for _, cc := range []*classicConsumer{c1, c2} {
+			cc.h = h
+		}
+		for _, cc := range ccs {
+			cc.h = h
+		}
+		m.h = h
+	}
 	// A classic member still at the classic generation is told to rejoin.
 	if code := c1.heartbeat(); code != kerr.RebalanceInProgress.Code {
 		t.Fatalf("classic heartbeat after the upgrade: %v, want REBALANCE_IN_PROGRESS", kerr.ErrorForCode(code))
 	}
 	settleMixed(t, "after the upgrade", orders, 6, ccs, ms)
-	// A new classic member joins the consumer group.
+	// A new classic member joins the consumer group, and another
+	// coordinator takes the group over while partitions move to it.
 	c3 := h.classicConsumer("g", "classic-3")
 	c3.rejoin(t)
 	ccs = append(ccs, c3)
 	checkOwnership(t, "classic-3 joined", orders, 6, ccs, ms)
+	c1.step(t)
+	checkOwnership(t, "classic-1 rejoined", orders, 6, ccs, ms)
+	reload()
 	settleMixed(t, "after classic-3 joined", orders, 6, ccs, ms)
 	if code := c1.commit("orders", c1.owned[0], 11); code != 0 {
 		t.Fatalf("classic member commit at its epoch %d: %v", c1.generation, kerr.ErrorForCode(code))
@@ -271,13 +288,7 @@ func TestOnlineMigration(t *testing.T) {
 	}
 
 	// Another coordinator takes the group over from the Store.
-	h.c.Close()
-	h2 := newHarness(t, store, Options{})
-	for _, cc := range ccs {
-		cc.h = h2
-	}
-	m.h = h2
-	h = h2
+	reload()
 	for _, cc := range ccs {
 		if code := cc.heartbeat(); code != 0 {
 			t.Fatalf("%s heartbeat after the reload: %v", cc.clientID, kerr.ErrorForCode(code))
