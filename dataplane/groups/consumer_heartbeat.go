@@ -172,8 +172,12 @@ func (c *Coordinator) consumerGroupHeartbeat(ctx context.Context, cluster string
 	if code != 0 {
 		return heartbeatError(code, "")
 	}
-	g := cl.group(c, hb.group, hb.epoch == joinEpoch)
-	if g == nil {
+	var g *group
+	if hb.epoch == joinEpoch {
+		if g, code = cl.groupOrCreate(c, hb.group); code != 0 {
+			return heartbeatError(code, "")
+		}
+	} else if g = cl.group(c, hb.group); g == nil {
 		if hb.epoch < 0 {
 			return heartbeatError(kerr.UnknownMemberID.Code, "")
 		}

@@ -113,7 +113,7 @@ func (c *Coordinator) checkOffsetFetchMember(ctx context.Context, cluster, group
 	if code != 0 {
 		return code
 	}
-	g := cl.group(c, group, false)
+	g := cl.group(c, group)
 	if g == nil {
 		return 0
 	}
@@ -132,7 +132,7 @@ func (c *Coordinator) consumerCommitCheck(ctx context.Context, cluster string, r
 	if code != 0 {
 		return nil
 	}
-	g := cl.group(c, req.Group, false)
+	g := cl.group(c, req.Group)
 	if g == nil {
 		return nil
 	}

@@ -86,8 +86,8 @@ type Options struct {
 	// dataplane/membership); requests for other groups are answered
 	// NOT_COORDINATOR, so that clients look the coordinator up again, and
 	// ListGroups lists only these. Nil: every group is this broker's.
-	// When the answer changes for a group, call ReleaseAll (or Release),
-	// so that a group coming back is loaded afresh from the Store.
+	// When the answers change, call PlacementChanged (FollowPlacement
+	// does on each change of a membership.Live view).
 	Coordinates func(cluster, group string) bool
 }
 
@@ -377,11 +377,8 @@ func (c *Coordinator) readGroups(cl *clusterGroups) (map[string]*group, error) {
 func (c *Coordinator) refresh(ctx context.Context, cl *clusterGroups) int16 {
 	for {
 		cl.mu.Lock()
-		if !cl.stale {
-			cl.mu.Unlock()
-			return 0
-		}
 		if running := cl.refreshing; running != nil {
+			// Until it ends, memory may lack groups it will restore.
 			cl.mu.Unlock()
 			select {
 			case <-running:
@@ -391,6 +388,10 @@ func (c *Coordinator) refresh(ctx context.Context, cl *clusterGroups) int16 {
 			case <-c.done:
 				return kerr.NotCoordinator.Code
 			}
+		}
+		if !cl.stale {
+			cl.mu.Unlock()
+			return 0
 		}
 		done := make(chan struct{})
 		cl.refreshing, cl.stale = done, false
@@ -405,8 +406,9 @@ func (c *Coordinator) refresh(ctx context.Context, cl *clusterGroups) int16 {
 		case err != nil:
 			cl.stale = true
 		case cl.changes != changes:
-			// Moved again while reading; that change set stale, and the
-			// next round reads records at least as new as it.
+			// Moved again while reading: the next round reads records
+			// at least as new as that change.
+			cl.stale = true
 		default:
 			for name, g := range restored {
 				if cl.groups[name] == nil {
@@ -430,20 +432,42 @@ func (c *Coordinator) clusterList() []*clusterGroups {
 	return slices.Collect(maps.Values(c.clusters))
 }
 
-// group returns the live group of that name, creating an Empty one when
-// create is set; nil when it does not exist (or the cluster is being deleted).
-func (cl *clusterGroups) group(c *Coordinator, name string, create bool) *group {
+// group returns the live group of that name; nil when there is none.
+func (cl *clusterGroups) group(c *Coordinator, name string) *group {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if g := cl.groups[name]; g != nil && !g.dead.Load() {
 		return g
 	}
-	if !create || cl.deleted {
-		return nil
+	return nil
+}
+
+// groupOrCreate returns the live group of that name, creating an Empty one
+// when there is none, or the code that refuses to: NOT_COORDINATOR when
+// this broker no longer coordinates it, COORDINATOR_LOAD_IN_PROGRESS while
+// groups that moved here may still be read from the Store (the group may
+// be one of them: see refresh), COORDINATOR_NOT_AVAILABLE while the
+// cluster is being deleted. Both are checked under cl.mu, which
+// PlacementChanged takes after the view changed, so that no request begun
+// before a change creates a group that hides (or later overwrites) the
+// one in the Store.
+func (cl *clusterGroups) groupOrCreate(c *Coordinator, name string) (*group, int16) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if g := cl.groups[name]; g != nil && !g.dead.Load() {
+		return g, 0
+	}
+	switch {
+	case cl.deleted:
+		return nil, kerr.CoordinatorNotAvailable.Code
+	case !c.coordinates(cl.name, name):
+		return nil, kerr.NotCoordinator.Code
+	case cl.stale || cl.refreshing != nil:
+		return nil, kerr.CoordinatorLoadInProgress.Code
 	}
 	g := newGroup(c, cl, name)
 	cl.groups[name] = g
-	return g
+	return g, 0
 }
 
 // forget drops g from the cluster unless another group took its name.

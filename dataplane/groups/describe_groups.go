@@ -50,7 +50,7 @@ func (c *Coordinator) eachGroup(ctx context.Context, cluster string, names []str
 		case !c.coordinates(cluster, name):
 			answer(name, nil, kerr.NotCoordinator.Code)
 		default:
-			answer(name, cl.group(c, name, false), 0)
+			answer(name, cl.group(c, name), 0)
 		}
 	}
 }

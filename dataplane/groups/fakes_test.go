@@ -25,6 +25,8 @@ type memStore struct {
 	failSave  error
 	failLoad  error
 	failFetch error
+	// beforeLoad, when set, runs at the start of each LoadGroups.
+	beforeLoad func()
 }
 
 type tp struct {
@@ -67,6 +69,12 @@ func (s *memStore) SaveGroup(_ context.Context, cluster string, g GroupRecord) e
 }
 
 func (s *memStore) LoadGroups(_ context.Context, cluster string) ([]GroupRecord, error) {
+	s.mu.Lock()
+	hook := s.beforeLoad
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failLoad != nil {
@@ -308,7 +316,7 @@ func (h *harness) view(cluster, name string) groupView {
 	if cl == nil {
 		return groupView{}
 	}
-	g := cl.group(h.c, name, false)
+	g := cl.group(h.c, name)
 	if g == nil {
 		return groupView{}
 	}

@@ -641,10 +641,6 @@ func (g *group) prepareRebalance(reason string) {
 
 	rebalanceTimeout := g.maxRebalanceTimeout()
 	g.rebalanceDeadline = g.c.clock.now().Add(rebalanceTimeout)
-	if !wasEmpty && g.protocol != "" {
-		// Saved with its members and deadline: see persist.go.
-		g.queueSave(nil)
-	}
 	delay := g.c.opts.InitialRebalanceDelay
 	if wasEmpty && delay > 0 {
 		// Kafka's InitialDelayedJoin: wait for more members to arrive
@@ -658,6 +654,10 @@ func (g *group) prepareRebalance(reason string) {
 	g.inInitialDelay = false
 	g.joinTimer.start(g, rebalanceTimeout, g.completeJoin)
 	g.tryCompleteJoin()
+	if g.state == statePreparingRebalance && g.protocol != "" {
+		// Saved with its members and deadline: see persist.go.
+		g.queueSave(nil)
+	}
 }
 
 // resumeRebalance goes on with the rebalance a previous coordinator of this

@@ -32,7 +32,7 @@ func (c *Coordinator) heartbeat(ctx context.Context, cluster string, req *kmsg.H
 	if code != 0 {
 		return code
 	}
-	g := cl.group(c, req.Group, false)
+	g := cl.group(c, req.Group)
 	if g == nil {
 		return kerr.UnknownMemberID.Code
 	}

@@ -90,8 +90,12 @@ func (c *Coordinator) joinGroup(ctx context.Context, cluster string, client Clie
 	}
 	// The group is created by a member without id; a member id for a group
 	// that does not exist is stale.
-	g := cl.group(c, req.Group, jr.memberID == "")
-	if g == nil {
+	var g *group
+	if jr.memberID == "" {
+		if g, code = cl.groupOrCreate(c, req.Group); code != 0 {
+			return joinError(req.MemberID, code)
+		}
+	} else if g = cl.group(c, req.Group); g == nil {
 		return joinError(req.MemberID, kerr.UnknownMemberID.Code)
 	}
 

@@ -58,7 +58,7 @@ func (c *Coordinator) leaveGroup(ctx context.Context, cluster, groupName string,
 		return code, nil
 	}
 	codes := make([]int16, len(leaving))
-	g := cl.group(c, groupName, false)
+	g := cl.group(c, groupName)
 	if g == nil {
 		for i := range codes {
 			codes[i] = kerr.UnknownMemberID.Code

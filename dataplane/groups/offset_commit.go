@@ -110,15 +110,15 @@ func (c *Coordinator) checkOffsetCommit(ctx context.Context, cluster string, req
 	if code != 0 {
 		return nil, code
 	}
-	g := cl.group(c, req.Group, false)
+	g := cl.group(c, req.Group)
 	if g == nil {
 		if req.Generation >= 0 {
 			// A member of a generation of a group that no longer exists.
 			return nil, kerr.IllegalGeneration.Code
 		}
 		// A group used only to store offsets: the commit creates it.
-		if g = cl.group(c, req.Group, true); g == nil {
-			return nil, kerr.CoordinatorNotAvailable.Code
+		if g, code = cl.groupOrCreate(c, req.Group); code != 0 {
+			return nil, code
 		}
 	}
 	return g, g.checkOffsetCommit(req)

@@ -30,7 +30,7 @@ func (c *Coordinator) OffsetDelete(ctx context.Context, cluster string, req *kms
 		resp.ErrorCode = code
 		return resp
 	}
-	g := cl.group(c, req.Group, false)
+	g := cl.group(c, req.Group)
 	if g == nil {
 		resp.ErrorCode = kerr.GroupIDNotFound.Code
 		return resp

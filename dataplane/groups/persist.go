@@ -134,20 +134,27 @@ func (g *group) commitOffsets(ctx context.Context, offsets []CommittedOffset) er
 
 // fenced handles a write the Store refused because another coordinator
 // wrote the group since this one read it: this broker is not (or is no
-// longer) its coordinator, whatever its view of the cell says. The
-// cluster's groups are dropped without writing, waiting requests are
-// answered NOT_COORDINATOR, and the next request loads them afresh from the
-// Store, at the latest state. It must be called without g.mu held.
+// longer) its coordinator, whatever its view of the cell says, or it held
+// an outdated copy. The group is dropped without writing, waiting requests
+// are answered NOT_COORDINATOR, and the next request reads it afresh from
+// the Store (refresh), at the latest state; the cluster's other groups go
+// on. It must be called without g.mu held.
 func (g *group) fenced() {
-	g.log.Warn("group written by another coordinator; letting go of the cluster's groups")
-	c := g.c
-	c.mu.Lock()
-	cl := c.clusters[g.cluster.name]
-	if cl == g.cluster {
-		delete(c.clusters, g.cluster.name)
+	g.log.Warn("group written by another coordinator; reading it again")
+	cl := g.cluster
+	cl.mu.Lock()
+	if cl.groups[g.name] == g {
+		delete(cl.groups, g.name)
 	}
-	c.mu.Unlock()
-	g.cluster.release()
+	// A refresh under way may have read the record before that write.
+	cl.stale = true
+	cl.changes++
+	cl.mu.Unlock()
+	g.mu.Lock()
+	if !g.unavailable() {
+		g.markDead(kerr.NotCoordinator.Code)
+	}
+	g.unlock()
 }
 
 func (g *group) acquireSaveSlot(ctx context.Context) (release func(), err error) {

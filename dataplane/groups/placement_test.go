@@ -229,3 +229,63 @@ func TestRebalanceSurvivesCoordinatorMove(t *testing.T) {
 			resp.ErrorCode, resp.Generation, len(resp.Members), s1.generation+1)
 	}
 }
+
+// TestRequestsWaitForGroupsMovingHere sends requests for a group that moved
+// to a broker while that broker reads the cluster's groups again, and
+// changes the placement once more (moving nothing to it) during that read:
+// the requests wait for the group rather than finding it missing, a
+// JoinGroup does not create a new group in its place, and the read that a
+// change overtook is done again.
+func TestRequestsWaitForGroupsMovingHere(t *testing.T) {
+	store := newMemStore()
+	ha, hb, owner := twoBrokers(t, store)
+	owner.Store(1)
+	m1 := hb.newClient("g", "m1")
+	hb.stableGroup(m1)
+	if n := len(listGroups(ha)); n != 0 { // a has read the cluster's groups
+		t.Fatalf("a lists %d groups before the move", n)
+	}
+
+	reading, resume := make(chan struct{}), make(chan struct{})
+	var loads atomic.Int32
+	store.mu.Lock()
+	store.beforeLoad = func() {
+		if loads.Add(1) == 1 {
+			close(reading)
+			<-resume
+		}
+	}
+	store.mu.Unlock()
+	owner.Store(0)
+	ha.c.PlacementChanged(func(string, string) bool { return false }, true)
+	hb.c.PlacementChanged(func(string, string) bool { return false }, false)
+
+	m1.h = ha
+	first := make(chan int16, 1)
+	go func() { first <- m1.heartbeat() }()
+	receive(t, "a read of the groups", reading)
+	second := make(chan int16, 1)
+	go func() { second <- m1.heartbeat() }()
+	newcomer := ha.newClient("g", "m2")
+	joined := newcomer.joinAsync(context.Background())
+	assertPending(t, "a heartbeat while the groups are read", second)
+	assertPending(t, "a JoinGroup while the groups are read", joined)
+
+	// A change that moves nothing here lands during the read.
+	ha.c.PlacementChanged(func(_, group string) bool { return group == "g" }, false)
+	close(resume)
+	for _, ch := range []chan int16{first, second} {
+		if code := receive(t, "heartbeat", ch); code != 0 {
+			t.Errorf("heartbeat of m1 on its new coordinator: %d, want the group resumed", code)
+		}
+	}
+	if resp := receive(t, "join", joined); resp.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Errorf("join of a new member: %d, want MEMBER_ID_REQUIRED", resp.ErrorCode)
+	}
+	if v := ha.view(testCluster, "g"); v.generation != m1.generation || v.members != 1 {
+		t.Errorf("group on a: %+v, want m1's generation %d with m1", v, m1.generation)
+	}
+	if n := loads.Load(); n < 2 {
+		t.Errorf("%d reads of the groups; the one a change overtook must be done again", n)
+	}
+}

@@ -44,7 +44,7 @@ func (c *Coordinator) syncGroup(ctx context.Context, cluster string, req *kmsg.S
 	if code != 0 {
 		return syncOutcome{code: code}
 	}
-	g := cl.group(c, req.Group, false)
+	g := cl.group(c, req.Group)
 	if g == nil {
 		return syncOutcome{code: kerr.UnknownMemberID.Code}
 	}
