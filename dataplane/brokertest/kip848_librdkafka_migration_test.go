@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -84,10 +81,6 @@ for name in list(consumers):
 // a group upgraded by a group.protocol=consumer consumer joining, then
 // downgraded when it leaves, while they read every record.
 func TestLibrdkafkaOnlineMigration(t *testing.T) {
-	python := "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
-		t.Fatalf("%s cannot import confluent_kafka (%v: %s): install the Debian package python3-confluent-kafka", python, err, out)
-	}
 	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
 	const topic, group, n = "rd-migrate", "rd-group-migrate", 4000
 	createTopic(t, h.Admin(t), topic, 6, nil)
@@ -119,25 +112,16 @@ func TestLibrdkafkaOnlineMigration(t *testing.T) {
 		}
 	}()
 
-	script := filepath.Join(t.TempDir(), "migration.py")
-	if err := os.WriteFile(script, []byte(migrationScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, group, strconv.Itoa(n))
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+testutil.Librdkafka(t))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	script := pythonScript{name: "migration.py", source: migrationScript, librdkafka212: true, timeout: 3 * time.Minute}
+	stdout, stderr, err := script.run(t, h.Addr, h.Username, h.Password, topic, group, strconv.Itoa(n))
 	stopWatch()
 	wg.Wait()
 	if err != nil {
-		t.Fatalf("librdkafka consumers: %v\nstderr:\n%s", err, stderr.String())
+		t.Fatalf("librdkafka consumers: %v", err)
 	}
 	seen := map[string]int{}
 	readers := map[string]int{}
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	for sc.Scan() {
 		var line struct {
 			Reader string `json:"reader"`
@@ -163,7 +147,7 @@ func TestLibrdkafkaOnlineMigration(t *testing.T) {
 		t.Logf("%d records read more than once (a classic rebalance may hand a partition out before its last commit)", dups)
 	}
 	if readers["modern-2"] == 0 {
-		t.Errorf("the consumer-protocol consumer read nothing: %v\nstderr:\n%s", readers, stderr.String())
+		t.Errorf("the consumer-protocol consumer read nothing: %v\nstderr:\n%s", readers, stderr)
 	}
 	if !mixed {
 		t.Errorf("the group was never seen as a consumer group with classic and consumer-protocol members")

@@ -3,11 +3,7 @@ package brokertest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -75,31 +71,19 @@ for c in consumers:
 // group.protocol=consumer join a KIP-848 group, share its partitions and
 // read every record once, committing their offsets.
 func TestLibrdkafkaConsumerProtocol(t *testing.T) {
-	python := "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
-		t.Fatalf("%s cannot import confluent_kafka (%v: %s): install the Debian package python3-confluent-kafka", python, err, out)
-	}
 	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true, Groups: fastConsumerGroups})
 	const topic, group, n = "rd-848", "rd-group-848", 3000
 	createTopic(t, h.Admin(t), topic, 6, nil)
 	produceValues(t, h.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner())), topic, 0, n)
 
-	script := filepath.Join(t.TempDir(), "consumer_protocol.py")
-	if err := os.WriteFile(script, []byte(consumerProtocolScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, group, strconv.Itoa(n))
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+testutil.Librdkafka(t))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("librdkafka consumers: %v\nstderr:\n%s", err, stderr.String())
+	script := pythonScript{name: "consumer_protocol.py", source: consumerProtocolScript, librdkafka212: true, timeout: 2 * time.Minute}
+	stdout, stderr, err := script.run(t, h.Addr, h.Username, h.Password, topic, group, strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("librdkafka consumers: %v", err)
 	}
 	seen := map[string]int{}
 	assignments := map[int][]int32{}
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	for sc.Scan() {
 		var line struct {
 			Reader     int     `json:"reader"`
@@ -121,7 +105,7 @@ func TestLibrdkafkaConsumerProtocol(t *testing.T) {
 		}
 	}
 	if len(assignments[0])+len(assignments[1]) != 6 || len(assignments[0]) != 3 {
-		t.Errorf("final assignments %v, want the 6 partitions split 3 and 3\nstderr:\n%s", assignments, stderr.String())
+		t.Errorf("final assignments %v, want the 6 partitions split 3 and 3\nstderr:\n%s", assignments, stderr)
 	}
 
 	// The group is a consumer group, now Empty, with its offsets.

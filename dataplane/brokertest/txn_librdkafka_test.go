@@ -3,10 +3,6 @@ package brokertest
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,10 +82,6 @@ if len(eof) < 2:
 `
 
 func TestLibrdkafkaTransactions(t *testing.T) {
-	python := "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
-		t.Fatalf("%s cannot import confluent_kafka (%v: %s): install the Debian package python3-confluent-kafka (`apt-get install -y python3-confluent-kafka`, which `make test` does)", python, err, out)
-	}
 	h := testutil.StartBroker(t, testutil.BrokerOptions{Quiet: true})
 	const topic, src, dst, n = "rd-txn", "rd-src", "rd-dst", 1000
 	adm := h.Admin(t)
@@ -104,23 +96,13 @@ func TestLibrdkafkaTransactions(t *testing.T) {
 		t.Fatalf("produce input: %v", err)
 	}
 
-	script := filepath.Join(t.TempDir(), "rdkafka_txn.py")
-	if err := os.WriteFile(script, []byte(librdkafkaTxnScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, python, script, h.Addr, h.Username, h.Password, topic, src, dst, strconv.Itoa(n))
-	// librdkafka 2.12.0 (scripts/test-deps.sh) rather than Debian's 2.0.2,
-	// which confluent-kafka-python would load otherwise.
-	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+testutil.Librdkafka(t))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("librdkafka transactions: %v\nstderr:\n%s", err, stderr.String())
+	script := pythonScript{name: "rdkafka_txn.py", source: librdkafkaTxnScript, librdkafka212: true, timeout: 3 * time.Minute}
+	stdout, _, err := script.run(t, h.Addr, h.Username, h.Password, topic, src, dst, strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("librdkafka transactions: %v", err)
 	}
 	var readByRdkafka []string
-	for sc := bufio.NewScanner(&stdout); sc.Scan(); {
+	for sc := bufio.NewScanner(bytes.NewReader(stdout)); sc.Scan(); {
 		readByRdkafka = append(readByRdkafka, sc.Text())
 	}
 	slices.Sort(readByRdkafka)
