@@ -109,26 +109,35 @@ func (s *Store) DeleteGroupAt(ctx context.Context, cluster, group string, versio
 		return err
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		var stored int64
-		err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
-			s.db.dialect.forUpdate, cluster, group).Scan(&stored)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			stored = 0
-		case err != nil:
-			return fmt.Errorf("read version of group: %w", err)
-		}
-		if stored != version {
-			return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
+		if err := s.checkGroupVersion(ctx, tx, cluster, group, version); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM committed_offsets WHERE cluster = $1 AND group_name = $2`, cluster, group); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM consumer_groups WHERE cluster = $1 AND group_name = $2`, cluster, group)
+		_, err := tx.ExecContext(ctx, `DELETE FROM consumer_groups WHERE cluster = $1 AND group_name = $2`, cluster, group)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete group %s/%s: %w", cluster, group, err)
+	}
+	return nil
+}
+
+// checkGroupVersion locks the group's record (or sees it absent: version
+// 0) in tx and fails with groups.ErrGroupFenced unless it is at version.
+func (s *Store) checkGroupVersion(ctx context.Context, tx *sql.Tx, cluster, group string, version int64) error {
+	var stored int64
+	err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
+		s.db.dialect.forUpdate, cluster, group).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		stored = 0
+	case err != nil:
+		return fmt.Errorf("read version of group: %w", err)
+	}
+	if stored != version {
+		return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
 	}
 	return nil
 }
@@ -153,17 +162,8 @@ func (s *Store) commitOffsets(ctx context.Context, cluster, group string, versio
 	}
 	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
 		if version >= 0 {
-			var stored int64
-			err := tx.QueryRowContext(ctx, `SELECT version FROM consumer_groups WHERE cluster = $1 AND group_name = $2`+
-				s.db.dialect.forUpdate, cluster, group).Scan(&stored)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				stored = 0
-			case err != nil:
-				return fmt.Errorf("read version of group: %w", err)
-			}
-			if stored != version {
-				return fmt.Errorf("%w (version %d, expected %d)", groups.ErrGroupFenced, stored, version)
+			if err := s.checkGroupVersion(ctx, tx, cluster, group, version); err != nil {
+				return err
 			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO committed_offsets (cluster, group_name, topic, partition_id,
