@@ -19,19 +19,7 @@ func waitOwnedBalanced(t *testing.T, what string, partitions int, groupReady fun
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		owners := map[int32]string{}
-		double := false
-		counts := []int{}
-		for _, m := range members {
-			ps := m.ownedPartitions()
-			counts = append(counts, len(ps))
-			for _, p := range ps {
-				if _, dup := owners[p]; dup {
-					double = true
-				}
-				owners[p] = m.name
-			}
-		}
+		owners, counts, double := ownership(members)
 		if double {
 			t.Fatalf("%s: a partition is owned twice: %v", what, ownedBy(members))
 		}

@@ -191,25 +191,30 @@ func describe848(t *testing.T, cl *kgo.Client, group string) kmsg.ConsumerGroupD
 	}
 }
 
+// ownership is who owns each partition among the members, how many each
+// owns, and whether some partition is owned twice.
+func ownership(members []*member848) (owners map[int32]string, counts []int, double bool) {
+	owners = map[int32]string{}
+	for _, m := range members {
+		ps := m.ownedPartitions()
+		counts = append(counts, len(ps))
+		for _, p := range ps {
+			if _, dup := owners[p]; dup {
+				double = true
+			}
+			owners[p] = m.name
+		}
+	}
+	return owners, counts, double
+}
+
 // waitAssigned waits until the members own every partition between them,
 // each owning want[i] partitions, and the group is Stable.
 func waitAssigned(t *testing.T, admin *kgo.Client, group string, partitions int, members ...*member848) map[int32]string {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
-		owners := map[int32]string{}
-		double := false
-		counts := []int{}
-		for _, m := range members {
-			ps := m.ownedPartitions()
-			counts = append(counts, len(ps))
-			for _, p := range ps {
-				if _, dup := owners[p]; dup {
-					double = true
-				}
-				owners[p] = m.name
-			}
-		}
+		owners, counts, double := ownership(members)
 		balanced := slices.Max(counts)-slices.Min(counts) <= 1
 		if !double && len(owners) == partitions && balanced && describe848(t, admin, group).State == "Stable" {
 			return owners
